@@ -1,0 +1,43 @@
+"""MPRNet image restoration (Zamir et al., CVPR 2021) for VapourSynth, video files and photos."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .errors import InputError, MprnetError, PresetError, WeightsError
+from .weights import load_model
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "__version__",
+    "MprnetError",
+    "WeightsError",
+    "PresetError",
+    "InputError",
+    "load_model",
+    "Restorer",
+    "derain",
+    "deblur",
+    "denoise",
+]
+
+# Heavier front ends load on first use, so `import mprnet_vs` stays cheap and needs no
+# VapourSynth core until a filter is asked for.
+_LAZY = {
+    "Restorer": ("mprnet_vs.engine", "Restorer"),
+    "derain": ("mprnet_vs.vs_filters", "derain"),
+    "deblur": ("mprnet_vs.vs_filters", "deblur"),
+    "denoise": ("mprnet_vs.vs_filters", "denoise"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        module_name, attr = _LAZY[name]
+        value = getattr(importlib.import_module(module_name), attr)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'mprnet_vs' has no attribute {name!r}")

@@ -1,0 +1,17 @@
+"""Exceptions raised by mprnet_vs; every message names the input and what is wrong with it."""
+
+
+class MprnetError(Exception):
+    """Base class of every error mprnet_vs raises on bad input or configuration."""
+
+
+class WeightsError(MprnetError):
+    """A checkpoint is missing, unreadable, unsafe or not an MPRNet."""
+
+
+class PresetError(MprnetError):
+    """A preset file, profile, key or value is wrong."""
+
+
+class InputError(MprnetError):
+    """An image, frame or file given to the engine or a front end cannot be processed."""

@@ -1,0 +1,101 @@
+"""Building blocks shared by all three stages: CAB, SAM and the U-Net resamplers.
+
+Attribute names and the order they are created in mirror the released implementation, so the
+``state_dict`` of our modules is key-for-key the one of the published checkpoints.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def conv(in_channels: int, out_channels: int, kernel_size: int, bias: bool = False) -> nn.Conv2d:
+    """A 'same'-padded convolution, the only kind of k x k convolution MPRNet uses."""
+    return nn.Conv2d(in_channels, out_channels, kernel_size, padding=kernel_size // 2, bias=bias)
+
+
+class ChannelAttention(nn.Module):
+    """Squeeze-and-excitation: global average pool, bottleneck, sigmoid gate per channel."""
+
+    def __init__(self, channels: int, reduction: int, bias: bool) -> None:
+        super().__init__()
+        self.avg_pool = nn.AdaptiveAvgPool2d(1)
+        self.conv_du = nn.Sequential(
+            nn.Conv2d(channels, channels // reduction, 1, bias=bias),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(channels // reduction, channels, 1, bias=bias),
+            nn.Sigmoid(),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.conv_du(self.avg_pool(x))
+
+
+class CAB(nn.Module):
+    """Channel Attention Block: conv - act - conv, channel attention, residual."""
+
+    def __init__(self, channels: int, kernel_size: int, reduction: int, bias: bool, act: nn.Module) -> None:
+        super().__init__()
+        # ``CA`` is created before ``body`` as in the released code: it fixes the key order.
+        self.CA = ChannelAttention(channels, reduction, bias)
+        self.body = nn.Sequential(
+            conv(channels, channels, kernel_size, bias),
+            act,
+            conv(channels, channels, kernel_size, bias),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.CA(self.body(x)) + x
+
+
+def cab_stack(count: int, channels: int, kernel_size: int, reduction: int, bias: bool, act: nn.Module) -> list[CAB]:
+    return [CAB(channels, kernel_size, reduction, bias, act) for _ in range(count)]
+
+
+class SAM(nn.Module):
+    """Supervised Attention Module (paper Fig. 3).
+
+    Predicts a restored image from the stage's features (supervised by the loss), then uses that
+    image to gate the features passed on to the next stage.
+    """
+
+    def __init__(self, n_feat: int, kernel_size: int, bias: bool, img_channels: int = 3) -> None:
+        super().__init__()
+        self.conv1 = conv(n_feat, n_feat, kernel_size, bias)
+        self.conv2 = conv(n_feat, img_channels, kernel_size, bias)
+        self.conv3 = conv(img_channels, n_feat, kernel_size, bias)
+
+    def forward(self, features: torch.Tensor, degraded: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        restored = self.conv2(features) + degraded
+        gate = torch.sigmoid(self.conv3(restored))
+        return self.conv1(features) * gate + features, restored
+
+
+class DownSample(nn.Module):
+    """Halve the resolution (bilinear, as the released code does) and widen by ``extra`` channels."""
+
+    def __init__(self, channels: int, extra: int) -> None:
+        super().__init__()
+        self.down = nn.Sequential(
+            nn.Upsample(scale_factor=0.5, mode="bilinear", align_corners=False),
+            nn.Conv2d(channels, channels + extra, 1, bias=False),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.down(x)
+
+
+class UpSample(nn.Module):
+    """Double the resolution (bilinear) and narrow from ``channels + extra`` to ``channels``."""
+
+    def __init__(self, channels: int, extra: int) -> None:
+        super().__init__()
+        self.up = nn.Sequential(
+            nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
+            nn.Conv2d(channels + extra, channels, 1, bias=False),
+        )
+
+    def forward(self, x: torch.Tensor, skip: torch.Tensor | None = None) -> torch.Tensor:
+        x = self.up(x)
+        return x if skip is None else x + skip

@@ -1,0 +1,168 @@
+"""Loading MPRNet checkpoints safely, and finding them by task.
+
+A checkpoint is read with torch's weights-only unpickler, so a file that would need to run code
+to load is refused instead of executed. The architecture is read off the tensor shapes.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .errors import WeightsError
+from .model import MPRNet, config_from_state_dict
+
+TASKS = ("derain", "deblur", "denoise")
+PUBLISHED_FILES = {
+    "derain": "model_deraining.pth",
+    "deblur": "model_deblurring.pth",
+    "denoise": "model_denoising.pth",
+}
+PUBLISHED_AT = "https://github.com/swz30/MPRNet (links in its README, under each task's 'pretrained model')"
+WEIGHTS_ENV = "MPRNET_VS_WEIGHTS"
+SHIPPED_DIR = Path(__file__).resolve().parent / "models"
+
+Source = str | os.PathLike | Mapping[str, Any]
+
+
+def check_task(task: str) -> str:
+    if task not in TASKS:
+        raise WeightsError(f"unknown task {task!r}: choose one of {', '.join(TASKS)}")
+    return task
+
+
+def cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/mprnet-vs``, default ``~/.cache/mprnet-vs``."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "mprnet-vs"
+
+
+def search_dirs() -> list[Path]:
+    """Where published checkpoints are looked for, in order."""
+    dirs = []
+    if os.environ.get(WEIGHTS_ENV):
+        dirs.append(Path(os.environ[WEIGHTS_ENV]).expanduser())
+    dirs.append(cache_dir())
+    return dirs
+
+
+def find_published(task: str) -> Path | None:
+    """The published checkpoint for ``task`` if the user has put it where we look, else None."""
+    name = PUBLISHED_FILES[check_task(task)]
+    for folder in search_dirs():
+        candidate = folder / name
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def published_path(task: str) -> Path:
+    """Like :func:`find_published`, but a missing file raises an error saying where to put it."""
+    found = find_published(task)
+    if found is not None:
+        return found
+    name = PUBLISHED_FILES[task]
+    places = " or ".join(str(d / name) for d in search_dirs())
+    raise WeightsError(
+        f"no published checkpoint for task {task!r}: put {name} at {places} "
+        f"(set {WEIGHTS_ENV} to choose the folder); the authors publish it at {PUBLISHED_AT}"
+    )
+
+
+def shipped_path(task: str) -> Path | None:
+    """The small model we trained and ship inside the package for ``task``, if present."""
+    candidate = SHIPPED_DIR / f"{check_task(task)}.pth"
+    return candidate if candidate.is_file() else None
+
+
+def default_weights(task: str) -> Path:
+    """The published checkpoint if found, else the shipped model; an error when neither exists."""
+    found = find_published(task) or shipped_path(task)
+    if found is None:
+        published_path(task)  # raises with the instructions
+    assert found is not None
+    return found
+
+
+def _read_checkpoint(path: Path) -> Any:
+    if not path.exists():
+        raise WeightsError(f"{path}: no such checkpoint file")
+    if not path.is_file():
+        raise WeightsError(f"{path}: not a file")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=False)
+    except pickle.UnpicklingError as exc:
+        # torch's message lists the offending global; keep its first line.
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unpickling failed"
+        if "weights_only" in str(exc) or "global" in str(exc).lower():
+            raise WeightsError(f"{path}: refused, loading it would execute code ({first})") from None
+        raise WeightsError(f"{path}: not a readable checkpoint ({first})") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, KeyError) as exc:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise WeightsError(f"{path}: truncated or not a PyTorch checkpoint ({detail})") from None
+
+
+def extract_state_dict(checkpoint: Any, origin: str) -> dict[str, torch.Tensor]:
+    """The tensors of a published-layout checkpoint (``{"state_dict": ...}``), a bare state dict,
+    or a DataParallel copy (``module.`` prefixes), with prefixes removed."""
+    if isinstance(checkpoint, Mapping) and isinstance(checkpoint.get("state_dict"), Mapping):
+        checkpoint = checkpoint["state_dict"]
+    if not isinstance(checkpoint, Mapping) or not checkpoint:
+        raise WeightsError(f"{origin}: holds no state dict (expected tensors or a 'state_dict' entry)")
+    state: dict[str, torch.Tensor] = {}
+    for key, value in checkpoint.items():
+        if not isinstance(key, str) or not isinstance(value, torch.Tensor):
+            raise WeightsError(f"{origin}: entry {key!r} is not a named tensor, so this is not a state dict")
+        state[key[len("module.") :] if key.startswith("module.") else key] = value
+    return state
+
+
+def _describe_mismatch(model: MPRNet, state: Mapping[str, torch.Tensor]) -> str | None:
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    wrong = [f"{k} {tuple(state[k].shape)} != {expected[k]}" for k in expected if k in state and tuple(state[k].shape) != expected[k]]
+    problems = []
+    for label, items in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong)):
+        if items:
+            more = f" and {len(items) - 3} more" if len(items) > 3 else ""
+            problems.append(f"{label}: {', '.join(items[:3])}{more}")
+    return "; ".join(problems) or None
+
+
+def build_model(state: Mapping[str, torch.Tensor], origin: str) -> MPRNet:
+    """An MPRNet of the architecture the tensors describe, holding them (on the CPU, fp32)."""
+    try:
+        config = config_from_state_dict(state)
+    except (KeyError, ValueError) as exc:
+        raise WeightsError(f"{origin}: not an MPRNet checkpoint ({exc.args[0] if exc.args else exc})") from None
+    model = MPRNet.from_config(config)
+    problem = _describe_mismatch(model, state)
+    if problem:
+        raise WeightsError(f"{origin}: not an MPRNet checkpoint of the inferred config ({problem})")
+    model.load_state_dict({k: v.float() for k, v in state.items()})
+    for name, tensor in model.state_dict().items():
+        if not torch.isfinite(tensor).all():
+            raise WeightsError(f"{origin}: tensor {name} holds NaN or infinite values")
+    return model
+
+
+def load_model(source: Source, *, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32) -> MPRNet:
+    """An :class:`MPRNet` in eval mode from a checkpoint path or an in-memory mapping."""
+    if isinstance(source, Mapping):
+        origin = "in-memory checkpoint"
+        checkpoint: Any = source
+    elif isinstance(source, (str, os.PathLike)):
+        path = Path(source).expanduser()
+        origin = str(path)
+        checkpoint = _read_checkpoint(path)
+    else:
+        raise WeightsError(f"weights source must be a path or a mapping, got {type(source).__name__}")
+    model = build_model(extract_state_dict(checkpoint, origin), origin)
+    return model.to(device=device, dtype=dtype).eval()
