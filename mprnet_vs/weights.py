@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import warnings
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -90,22 +91,35 @@ def default_weights(task: str) -> Path:
     return found
 
 
+_TORCH_BOILERPLATE = ("Weights only load failed", "Please file an issue", "Check the documentation", "In PyTorch")
+
+
+def _torch_detail(exc: BaseException) -> str:
+    """The informative line of a torch.load error, without its advice boilerplate."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    useful = [line for line in lines if not line.startswith(_TORCH_BOILERPLATE)]
+    first = (useful or lines or [type(exc).__name__])[0].removeprefix("WeightsUnpickler error:").strip()
+    return first.split(". ")[0].rstrip(".")
+
+
 def _read_checkpoint(path: Path) -> Any:
     if not path.exists():
         raise WeightsError(f"{path}: no such checkpoint file")
     if not path.is_file():
         raise WeightsError(f"{path}: not a file")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True, mmap=False)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch warns about pickle protocols before refusing
+            return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        # torch's message lists the offending global; keep its first line.
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unpickling failed"
-        if "weights_only" in str(exc) or "global" in str(exc).lower():
-            raise WeightsError(f"{path}: refused, loading it would execute code ({first})") from None
-        raise WeightsError(f"{path}: not a readable checkpoint ({first})") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, KeyError) as exc:
-        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise WeightsError(f"{path}: truncated or not a PyTorch checkpoint ({detail})") from None
+        detail = _torch_detail(exc)
+        if "GLOBAL" in str(exc):
+            raise WeightsError(f"{path}: refused, loading it would execute code ({detail})") from None
+        raise WeightsError(
+            f"{path}: not a PyTorch checkpoint, or it needs pickle features the safe loader refuses ({detail})"
+        ) from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, KeyError, TypeError) as exc:
+        raise WeightsError(f"{path}: truncated or not a PyTorch checkpoint ({_torch_detail(exc)})") from None
 
 
 def extract_state_dict(checkpoint: Any, origin: str) -> dict[str, torch.Tensor]:

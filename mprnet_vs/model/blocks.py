@@ -57,14 +57,17 @@ class SAM(nn.Module):
     """Supervised Attention Module (paper Fig. 3).
 
     Predicts a restored image from the stage's features (supervised by the loss), then uses that
-    image to gate the features passed on to the next stage.
+    image to gate the features passed on to the next stage. The image has 3 channels whatever the
+    model's ``in_c``/``out_c``, as in the released code (their checkpoints' shapes depend on it).
     """
 
-    def __init__(self, n_feat: int, kernel_size: int, bias: bool, img_channels: int = 3) -> None:
+    IMAGE_CHANNELS = 3
+
+    def __init__(self, n_feat: int, kernel_size: int, bias: bool) -> None:
         super().__init__()
         self.conv1 = conv(n_feat, n_feat, kernel_size, bias)
-        self.conv2 = conv(n_feat, img_channels, kernel_size, bias)
-        self.conv3 = conv(img_channels, n_feat, kernel_size, bias)
+        self.conv2 = conv(n_feat, self.IMAGE_CHANNELS, kernel_size, bias)
+        self.conv3 = conv(self.IMAGE_CHANNELS, n_feat, kernel_size, bias)
 
     def forward(self, features: torch.Tensor, degraded: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         restored = self.conv2(features) + degraded

@@ -1,0 +1,253 @@
+"""Synthetic degradations for training and evaluation: rain streaks, motion blur and noise.
+
+Every function takes an RGB image as float32 HxWx3 in [0, 1] (uint8/uint16 are converted) and a
+seed or ``numpy.random.Generator``; the same seed gives the same result. Parameters left as
+``None`` are drawn at random from the documented ranges, so one recipe covers a family of
+degradations rather than a single look.
+
+Recipes are short strings used by the CLI and the training configs::
+
+    rain                      random rain (all parameters drawn)
+    rain:density=0.02,angle=-10
+    blur                      random motion blur (linear or trajectory kernel) + light noise
+    blur:kind=linear,length=15
+    noise                     Gaussian noise, sigma drawn from 0-50 (in 8-bit units)
+    noise:sigma=25            Gaussian noise of sigma 25/255
+    noise:kind=poisson,peak=30,sigma=5
+
+Ranges
+- rain: density 0.002-0.03 (streak seeds per pixel), angle -30..30 degrees from vertical,
+  length 8-40 px, width 1-3 px, brightness 0.4-0.9, blur 0-1.5 px (Gaussian sigma); layered
+  over the image with a screen blend, so streaks lighten and never exceed white.
+- blur: kernels up to 25 px; "linear" (a line of length 3-25 px at any angle) or "trajectory"
+  (a random camera-shake path); then Gaussian noise of sigma 0-2/255.
+- noise: Gaussian sigma 0-50/255, or Poisson-Gaussian (photon count ``peak`` 10-100 at white,
+  plus Gaussian read noise sigma 0-10/255). Results are clipped to [0, 1].
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import cv2
+import numpy as np
+
+from .errors import InputError
+
+Seed = int | np.random.Generator | None
+MAX_KERNEL = 25
+
+
+def _rng(seed: Seed) -> np.random.Generator:
+    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+
+
+def as_float(img: np.ndarray) -> np.ndarray:
+    """HxWx3 float32 in [0, 1] from uint8, uint16 or float input (a copy; the input is untouched)."""
+    if img.ndim != 3 or img.shape[2] != 3:
+        raise InputError(f"expected an HxWx3 RGB image, got shape {img.shape}")
+    if img.dtype == np.uint8:
+        return img.astype(np.float32) / 255.0
+    if img.dtype == np.uint16:
+        return img.astype(np.float32) / 65535.0
+    if np.issubdtype(img.dtype, np.floating):
+        return np.clip(img.astype(np.float32), 0.0, 1.0)
+    raise InputError(f"unsupported image dtype {img.dtype}")
+
+
+def _pick(value: float | None, low: float, high: float, rng: np.random.Generator) -> float:
+    return float(rng.uniform(low, high)) if value is None else float(value)
+
+
+# ----------------------------------------------------------------------------- rain
+
+
+def rain_layer(
+    height: int,
+    width: int,
+    rng: Seed = None,
+    *,
+    density: float | None = None,
+    angle: float | None = None,
+    length: float | None = None,
+    width_px: float | None = None,
+    brightness: float | None = None,
+    blur: float | None = None,
+) -> np.ndarray:
+    """An HxW float32 streak layer in [0, 1]: random seeds smeared along one direction."""
+    rng = _rng(rng)
+    density = _pick(density, 0.002, 0.03, rng)
+    angle = _pick(angle, -30.0, 30.0, rng)
+    length = _pick(length, 8.0, 40.0, rng)
+    width_px = _pick(width_px, 1.0, 3.0, rng)
+    brightness = _pick(brightness, 0.4, 0.9, rng)
+    blur = _pick(blur, 0.0, 1.5, rng)
+    seeds = (rng.random((height, width)) < density).astype(np.float32)
+    seeds *= rng.uniform(0.5, 1.0, (height, width)).astype(np.float32)  # drops differ in strength
+    if width_px > 1.0:
+        seeds = cv2.GaussianBlur(seeds, (0, 0), sigmaX=(width_px - 1.0) * 0.5 + 0.3)
+        seeds *= (width_px - 1.0) * 0.5 + 1.0
+    kernel = line_kernel(length, angle + 90.0, size=int(math.ceil(length)) | 1)
+    streaks = cv2.filter2D(seeds, -1, kernel * length, borderType=cv2.BORDER_REFLECT)
+    if blur > 0.05:
+        streaks = cv2.GaussianBlur(streaks, (0, 0), sigmaX=blur)
+    return np.clip(streaks * brightness, 0.0, 1.0)
+
+
+def add_rain(img: np.ndarray, rng: Seed = None, **params: Any) -> np.ndarray:
+    """The image with rain streaks screened over it (see :func:`rain_layer` for parameters)."""
+    x = as_float(img)
+    rng = _rng(rng)
+    layer = rain_layer(x.shape[0], x.shape[1], rng, **params)[..., None]
+    return (1.0 - (1.0 - x) * (1.0 - layer)).astype(np.float32)
+
+
+# ----------------------------------------------------------------------------- blur
+
+
+def line_kernel(length: float, angle: float, size: int | None = None) -> np.ndarray:
+    """A normalised anti-aliased line of ``length`` px at ``angle`` degrees (0 = horizontal)."""
+    length = max(float(length), 1.0)
+    size = size or (int(math.ceil(length)) | 1)
+    scale = 8  # draw large, then shrink: sub-pixel accurate ends
+    big = np.zeros((size * scale, size * scale), np.float32)
+    centre = (size * scale - 1) / 2.0
+    dx = math.cos(math.radians(angle)) * (length - 1) * scale / 2.0
+    dy = -math.sin(math.radians(angle)) * (length - 1) * scale / 2.0
+    shift = 4
+    p1 = (int(round((centre - dx) * (1 << shift))), int(round((centre - dy) * (1 << shift))))
+    p2 = (int(round((centre + dx) * (1 << shift))), int(round((centre + dy) * (1 << shift))))
+    cv2.line(big, p1, p2, 1.0, thickness=scale, lineType=cv2.LINE_AA, shift=shift)
+    kernel = cv2.resize(big, (size, size), interpolation=cv2.INTER_AREA)
+    return (kernel / kernel.sum()).astype(np.float32)
+
+
+def trajectory_kernel(rng: Seed = None, size: int | None = None, steps: int = 64) -> np.ndarray:
+    """A normalised camera-shake kernel: a random walk with momentum, fitted into ``size`` px."""
+    rng = _rng(rng)
+    size = size or int(rng.integers(7, MAX_KERNEL + 1)) | 1
+    velocity = rng.normal(size=2)
+    velocity /= np.linalg.norm(velocity) + 1e-8
+    points = [np.zeros(2)]
+    for _ in range(steps - 1):
+        velocity = 0.85 * velocity + 0.35 * rng.normal(size=2) - 0.02 * points[-1]
+        points.append(points[-1] + velocity)
+    path = np.array(points)
+    path -= path.mean(0)
+    extent = np.abs(path).max() + 1e-8
+    path *= (size - 1) / 2.0 * rng.uniform(0.6, 1.0) / extent
+    path += (size - 1) / 2.0
+    kernel = np.zeros((size, size), np.float32)
+    for x, y in path:  # bilinear splat of each sample
+        x0, y0 = int(math.floor(x)), int(math.floor(y))
+        fx, fy = x - x0, y - y0
+        for xx, yy, w in ((x0, y0, (1 - fx) * (1 - fy)), (x0 + 1, y0, fx * (1 - fy)), (x0, y0 + 1, (1 - fx) * fy), (x0 + 1, y0 + 1, fx * fy)):
+            if 0 <= xx < size and 0 <= yy < size:
+                kernel[yy, xx] += w
+    return kernel / kernel.sum()
+
+
+def blur_kernel(rng: Seed = None, *, kind: str | None = None, length: float | None = None, angle: float | None = None) -> np.ndarray:
+    """A random motion-blur kernel: ``linear`` or ``trajectory`` (drawn 50/50 when ``kind`` is None)."""
+    rng = _rng(rng)
+    kind = kind or ("linear" if rng.random() < 0.5 else "trajectory")
+    if kind == "linear":
+        length = _pick(length, 3.0, float(MAX_KERNEL), rng)
+        return line_kernel(length, _pick(angle, 0.0, 180.0, rng))
+    if kind == "trajectory":
+        size = None if length is None else int(length) | 1
+        return trajectory_kernel(rng, size=size)
+    raise InputError(f"unknown blur kind {kind!r}: choose linear or trajectory")
+
+
+def motion_blur(
+    img: np.ndarray,
+    rng: Seed = None,
+    *,
+    kind: str | None = None,
+    length: float | None = None,
+    angle: float | None = None,
+    noise: float | None = None,
+    kernel: np.ndarray | None = None,
+) -> np.ndarray:
+    """The image convolved with a motion kernel, plus light Gaussian noise (sigma in 8-bit units)."""
+    x = as_float(img)
+    rng = _rng(rng)
+    k = blur_kernel(rng, kind=kind, length=length, angle=angle) if kernel is None else kernel
+    out = cv2.filter2D(x, -1, k, borderType=cv2.BORDER_REFLECT)
+    sigma = _pick(noise, 0.0, 2.0, rng) / 255.0
+    if sigma > 0:
+        out = out + rng.normal(0.0, sigma, out.shape).astype(np.float32)
+    return np.clip(out, 0.0, 1.0).astype(np.float32)
+
+
+# ----------------------------------------------------------------------------- noise
+
+
+def add_noise(
+    img: np.ndarray,
+    rng: Seed = None,
+    *,
+    kind: str = "gaussian",
+    sigma: float | None = None,
+    peak: float | None = None,
+) -> np.ndarray:
+    """Gaussian (sigma in 8-bit units, drawn from 0-50) or Poisson-Gaussian noise, clipped."""
+    x = as_float(img)
+    rng = _rng(rng)
+    if kind == "gaussian":
+        s = _pick(sigma, 0.0, 50.0, rng) / 255.0
+        out = x + rng.normal(0.0, s, x.shape).astype(np.float32)
+    elif kind == "poisson":
+        p = _pick(peak, 10.0, 100.0, rng)
+        s = _pick(sigma, 0.0, 10.0, rng) / 255.0
+        out = rng.poisson(x * p).astype(np.float32) / p + rng.normal(0.0, s, x.shape).astype(np.float32)
+    else:
+        raise InputError(f"unknown noise kind {kind!r}: choose gaussian or poisson")
+    return np.clip(out, 0.0, 1.0).astype(np.float32)
+
+
+# ----------------------------------------------------------------------------- recipes
+
+DEGRADATIONS: dict[str, Callable[..., np.ndarray]] = {"rain": add_rain, "blur": motion_blur, "noise": add_noise}
+TASK_RECIPES = {"derain": "rain", "deblur": "blur", "denoise": "noise"}
+_RENAME = {"rain": {"width": "width_px"}}
+
+
+def parse_recipe(recipe: str) -> tuple[str, dict[str, Any]]:
+    """``"noise:sigma=25,kind=gaussian"`` -> ``("noise", {"sigma": 25.0, "kind": "gaussian"})``."""
+    name, _, rest = recipe.strip().partition(":")
+    if name not in DEGRADATIONS:
+        raise InputError(f"unknown degradation {name!r} in recipe {recipe!r}: choose one of {', '.join(DEGRADATIONS)}")
+    params: dict[str, Any] = {}
+    for item in filter(None, (p.strip() for p in rest.split(","))):
+        key, eq, value = item.partition("=")
+        if not eq:
+            raise InputError(f"recipe {recipe!r}: expected key=value, got {item!r}")
+        key = _RENAME.get(name, {}).get(key.strip(), key.strip())
+        try:
+            params[key] = float(value)
+        except ValueError:
+            params[key] = value.strip()
+    return name, params
+
+
+def degrade(img: np.ndarray, recipe: str, seed: Seed = None) -> np.ndarray:
+    """Apply a recipe string (see the module docstring); float32 HxWx3 in [0, 1]."""
+    name, params = parse_recipe(recipe)
+    try:
+        return DEGRADATIONS[name](img, _rng(seed), **params)
+    except TypeError as exc:
+        raise InputError(f"recipe {recipe!r}: {exc}") from None
+
+
+def check_recipe(recipe: str) -> str:
+    """Validate a recipe by running it once on a tiny image; returns it unchanged."""
+    degrade(np.full((16, 16, 3), 0.5, np.float32), recipe, 0)
+    return recipe
+
+
+def to_uint8(img: np.ndarray) -> np.ndarray:
+    return np.clip(np.round(img * 255.0), 0, 255).astype(np.uint8)

@@ -1,0 +1,59 @@
+"""Process-wide cache of loaded models, so several filters on one device share one copy.
+
+Keyed by the checkpoint's resolved path, its modification time and size (a rewritten file is
+loaded afresh), the device and the dtype. One lock guards it: VapourSynth may build filters
+from several threads at once, and each checkpoint must still be read only once.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import torch
+
+from ..model import MPRNet
+from ..weights import load_model
+
+CacheKey = tuple[str, int, int, str, str, bool]
+
+_models: dict[CacheKey, torch.nn.Module] = {}
+_lock = threading.Lock()
+
+
+def _key(path: Path, device: torch.device, dtype: torch.dtype, channels_last: bool) -> CacheKey:
+    resolved = path.expanduser().resolve()
+    try:
+        stat = resolved.stat()
+        stamp = (stat.st_mtime_ns, stat.st_size)
+    except OSError:
+        stamp = (-1, -1)  # load_model reports the missing file with a clear message
+    return (str(resolved), *stamp, str(device), str(dtype), channels_last)
+
+
+def get_model(path: Path, device: torch.device, dtype: torch.dtype) -> MPRNet:
+    """The model of ``path`` on ``device`` in ``dtype`` (eval mode, no gradients), loading it
+    on first use. On CUDA its weights are laid out channels-last, which cuDNN runs faster."""
+    channels_last = device.type == "cuda"
+    key = _key(path, device, dtype, channels_last)
+    with _lock:
+        model = _models.get(key)
+        if model is None:
+            model = load_model(path, device=device, dtype=dtype)
+            if channels_last:
+                model = model.to(memory_format=torch.channels_last)
+            model.requires_grad_(False)
+            _models[key] = model
+        return model  # type: ignore[return-value]
+
+
+def loaded_model_count() -> int:
+    """How many distinct models are resident (one per checkpoint, device and dtype)."""
+    with _lock:
+        return len(_models)
+
+
+def clear_model_cache() -> None:
+    """Forget every cached model (Restorers still holding one keep it alive)."""
+    with _lock:
+        _models.clear()

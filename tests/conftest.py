@@ -1,0 +1,50 @@
+"""Shared fixtures: deterministic checkpoints written the way users have them (published layout)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from mprnet_vs.model import MPRNet, MPRNetConfig
+from weight_rule import state_dict_for
+
+DATA = Path(__file__).parent / "data"
+TINY = MPRNetConfig(n_feat=16, scale_unetfeats=8, scale_orsnetfeats=8, num_cab=2)
+
+
+def golden(name: str) -> dict:
+    z = np.load(DATA / f"golden_{name}.npz")
+    return {
+        "config": MPRNetConfig(**json.loads(str(z["config"]))),
+        "weight_seed": int(z["weight_seed"]),
+        "input": z["input"],
+        "stages": [z["stage1"], z["stage2"], z["stage3"]],
+    }
+
+
+def deterministic_model(config: MPRNetConfig = TINY, seed: int = 7) -> MPRNet:
+    model = MPRNet.from_config(config)
+    model.load_state_dict(state_dict_for(model, seed))
+    return model.eval()
+
+
+def write_checkpoint(path: Path, config: MPRNetConfig = TINY, seed: int = 7) -> Path:
+    """A checkpoint in the published layout ({"state_dict", "epoch", "optimizer"})."""
+    model = deterministic_model(config, seed)
+    torch.save({"state_dict": model.state_dict(), "epoch": 1, "optimizer": {}}, path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_weights(tmp_path_factory) -> Path:
+    """Path of a tiny deterministic MPRNet checkpoint (fast on a CPU)."""
+    return write_checkpoint(tmp_path_factory.mktemp("weights") / "tiny.pth")
+
+
+@pytest.fixture(scope="session")
+def tiny_model() -> MPRNet:
+    return deterministic_model()
