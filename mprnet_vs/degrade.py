@@ -16,8 +16,8 @@ Recipes are short strings used by the CLI and the training configs::
     noise:kind=poisson,peak=30,sigma=5
 
 Ranges
-- rain: density 0.002-0.03 (streak seeds per pixel), angle -30..30 degrees from vertical,
-  length 8-40 px, width 1-3 px, brightness 0.4-0.9, blur 0-1.5 px (Gaussian sigma); layered
+- rain: density 0.001-0.01 (streak seeds per pixel), angle -30..30 degrees from vertical,
+  length 8-40 px, width 1-3 px, brightness 0.3-0.8, blur 0-1.5 px (Gaussian sigma); layered
   over the image with a screen blend, so streaks lighten and never exceed white.
 - blur: kernels up to 25 px; "linear" (a line of length 3-25 px at any angle) or "trajectory"
   (a random camera-shake path); then Gaussian noise of sigma 0-2/255.
@@ -78,11 +78,11 @@ def rain_layer(
 ) -> np.ndarray:
     """An HxW float32 streak layer in [0, 1]: random seeds smeared along one direction."""
     rng = _rng(rng)
-    density = _pick(density, 0.002, 0.03, rng)
+    density = _pick(density, 0.001, 0.01, rng)
     angle = _pick(angle, -30.0, 30.0, rng)
     length = _pick(length, 8.0, 40.0, rng)
     width_px = _pick(width_px, 1.0, 3.0, rng)
-    brightness = _pick(brightness, 0.4, 0.9, rng)
+    brightness = _pick(brightness, 0.3, 0.8, rng)
     blur = _pick(blur, 0.0, 1.5, rng)
     seeds = (rng.random((height, width)) < density).astype(np.float32)
     seeds *= rng.uniform(0.5, 1.0, (height, width)).astype(np.float32)  # drops differ in strength
@@ -119,7 +119,7 @@ def line_kernel(length: float, angle: float, size: int | None = None) -> np.ndar
     shift = 4
     p1 = (int(round((centre - dx) * (1 << shift))), int(round((centre - dy) * (1 << shift))))
     p2 = (int(round((centre + dx) * (1 << shift))), int(round((centre + dy) * (1 << shift))))
-    cv2.line(big, p1, p2, 1.0, thickness=scale, lineType=cv2.LINE_AA, shift=shift)
+    cv2.line(big, p1, p2, 1.0, thickness=scale - 2, lineType=cv2.LINE_AA, shift=shift)
     kernel = cv2.resize(big, (size, size), interpolation=cv2.INTER_AREA)
     return (kernel / kernel.sum()).astype(np.float32)
 

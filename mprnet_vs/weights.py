@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import pickle
 import warnings
-import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -118,7 +117,7 @@ def _read_checkpoint(path: Path) -> Any:
         raise WeightsError(
             f"{path}: not a PyTorch checkpoint, or it needs pickle features the safe loader refuses ({detail})"
         ) from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, KeyError, TypeError) as exc:
+    except Exception as exc:  # any other failure of the reader means a damaged or foreign file
         raise WeightsError(f"{path}: truncated or not a PyTorch checkpoint ({_torch_detail(exc)})") from None
 
 

@@ -96,7 +96,7 @@ def test_truncated_file(tmp_path):
         load_model(path)
 
 
-@pytest.mark.parametrize("content", [b"", b"not a checkpoint at all\n", os.urandom(4096)])
+@pytest.mark.parametrize("content", [b"", b"not a checkpoint at all\n", b"this is not a checkpoint", os.urandom(4096)])
 def test_not_a_checkpoint(tmp_path, content):
     path = tmp_path / "junk.pth"
     path.write_bytes(content)

@@ -4,9 +4,12 @@ registers itself in ``COMMANDS``; this module only parses, dispatches and maps e
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 
 from .. import __version__
 from ..errors import MprnetError
@@ -14,6 +17,11 @@ from ..errors import MprnetError
 # name -> (module, one-line help). Each module defines add_arguments(parser) and run(args) -> int.
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("mprnet_vs.cli.demo", "restore a small generated example and report what was done"),
+    "train": ("mprnet_vs.cli.train", "train or fine-tune an MPRNet with the released recipe (YAML config)"),
+    "evaluate": ("mprnet_vs.cli.evaluate", "PSNR and SSIM of restored images against clean ones"),
+    "bench": ("mprnet_vs.cli.bench", "time the engine against the released code's way of running, on this device"),
+    "restore": ("mprnet_vs.cli.restore", "restore videos, photos and folders (derain, deblur, denoise)"),
+    "presets": ("mprnet_vs.cli.presets_cmd", "list the presets and what each sets"),
 }
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -36,19 +44,57 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C, SIGTERM or SIGHUP: unwinds like KeyboardInterrupt so every ``finally`` cleans up."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def _signals_interrupt() -> Iterator[None]:
+    """SIGINT, SIGTERM (and SIGHUP: the terminal closed) raise Interrupted once; a second signal
+    during the clean-up is ignored so it cannot leave a partial file behind. The previous
+    handlers come back afterwards."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    fired = False
+
+    def handler(signum: int, _frame: object) -> None:
+        nonlocal fired
+        if fired:
+            return
+        fired = True
+        raise Interrupted(signum)
+
+    caught = [signal.SIGINT, signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
+    previous = {sig: signal.signal(sig, handler) for sig in caught}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: --help/--version (0) or a usage error (2)
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     if not getattr(args, "command", None):
         parser.print_help()
         return EXIT_USAGE
     try:
-        return int(args._run(args) or EXIT_OK)
-    except KeyboardInterrupt:
+        with _signals_interrupt():
+            return int(args._run(args) or EXIT_OK)
+    except KeyboardInterrupt as exc:
         print("mprnet-vs: interrupted", file=sys.stderr)
-        return 130
+        return 128 + getattr(exc, "signum", signal.SIGINT)
     except MprnetError as exc:
         if args.debug:
             raise
         print(f"mprnet-vs: error: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+        return getattr(exc, "exit_code", EXIT_FAILED)

@@ -15,6 +15,8 @@ import torch
 
 from ..model import SIZE_MULTIPLE
 
+MIN_SPLIT = 32  # the smallest tile side an out-of-memory retry shrinks to
+
 
 def round_tile(tile: int, multiple: int = SIZE_MULTIPLE) -> int:
     """A tile side rounded to the nearest multiple of ``multiple`` (at least ``multiple``)."""

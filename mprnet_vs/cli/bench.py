@@ -1,0 +1,146 @@
+"""``mprnet-vs bench``: frames/s, megapixels/s, peak memory and achieved TFLOP/s of the engine,
+against the same weights run the released code's way, on the current device."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import tempfile
+from pathlib import Path
+
+import torch
+
+from .. import weights as weights_mod
+from ..engine import Restorer
+from ..model import MPRNet, MPRNetConfig
+
+PUBLISHED_CONFIGS = {
+    "derain": MPRNetConfig(n_feat=40, scale_unetfeats=20, scale_orsnetfeats=16),
+    "denoise": MPRNetConfig(n_feat=80, scale_unetfeats=48, scale_orsnetfeats=32),
+    "deblur": MPRNetConfig(n_feat=96, scale_unetfeats=48, scale_orsnetfeats=32),
+}
+DEFAULT_4K_TILE = 1024
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from ..bench.runner import RESOLUTIONS
+
+    parser.add_argument("--task", choices=sorted(PUBLISHED_CONFIGS), default="deblur")
+    parser.add_argument(
+        "--weights",
+        help="checkpoint to time; default: the task's published checkpoint if found, else its published "
+        "architecture with deterministic weights (speed does not depend on the weights)",
+    )
+    parser.add_argument("--stages", type=int, nargs="+", choices=(1, 2, 3), default=[3])
+    parser.add_argument("--precision", nargs="+", default=["auto"], choices=("auto", "fp32", "fp16", "bf16"))
+    parser.add_argument("--batch", type=int, nargs="+", default=[1])
+    parser.add_argument("--resolution", nargs="+", default=["720p"], choices=sorted(RESOLUTIONS))
+    parser.add_argument("--tile", type=int, default=0, help=f"tile size (0 = whole frame; 4k uses {DEFAULT_4K_TILE} when 0)")
+    parser.add_argument("--overlap", type=int, default=32)
+    parser.add_argument("--device", default=None)
+    parser.add_argument("--compile", action="store_true", help="torch.compile the model")
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--no-released", action="store_true", help="skip the released-way comparison")
+    parser.add_argument("--video", action="store_true", help="also time the video pipeline end to end")
+    parser.add_argument("--video-frames", type=int, default=24)
+    parser.add_argument("--json", type=Path, help="write every measurement to this JSON file")
+
+
+def _weights_path(args: argparse.Namespace, scratch: Path) -> tuple[Path, str]:
+    if args.weights:
+        return Path(args.weights), f"weights {args.weights}"
+    published = weights_mod.find_published(args.task)
+    if published:
+        return published, f"published checkpoint {published}"
+    torch.manual_seed(0)
+    model = MPRNet.from_config(PUBLISHED_CONFIGS[args.task])
+    path = scratch / f"{args.task}-published-architecture.pth"
+    torch.save({"state_dict": model.state_dict(), "epoch": 0, "optimizer": {}}, path)
+    return path, "published architecture, deterministic weights (seed 0)"
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return platform.processor() or platform.machine()
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..bench.runner import RESOLUTIONS, measure_engine, measure_released_way, psnr
+
+    rows = []
+    with tempfile.TemporaryDirectory() as scratch:
+        path, origin = _weights_path(args, Path(scratch))
+        for resolution in args.resolution:
+            height, width = RESOLUTIONS[resolution]
+            tile = args.tile or (DEFAULT_4K_TILE if resolution == "4k" else 0)
+            for stages in args.stages:
+                reference = None
+                for precision in args.precision:
+                    for batch in args.batch:
+                        restorer = Restorer(
+                            args.task, weights=path, stages=stages, tile=tile, overlap=args.overlap,
+                            batch=batch, precision=precision, device=args.device, compile=args.compile,
+                        )
+                        config = restorer.model.config
+                        m, out = measure_engine(restorer, config, height, width, args.warmup, args.reps)
+                        if reference is None and not args.no_released:
+                            released, reference = measure_released_way(
+                                restorer, config, height, width, min(args.warmup, 1), max(1, min(args.reps, 3))
+                            )
+                            released.extra["resolution"] = resolution
+                            rows.append(released)
+                            _print_row(released, None)
+                        if reference is not None:
+                            m.extra["psnr_vs_released_fp32_db"] = psnr(out[:1].float(), reference.float())
+                            m.extra["speedup_vs_released"] = rows_released(rows, resolution, stages) / m.seconds_per_frame
+                        m.extra["resolution"] = resolution
+                        if args.video:
+                            m.extra.update(_video_rate(restorer, height, width, args.video_frames, Path(scratch), m))
+                        rows.append(m)
+                        _print_row(m, rows_released(rows, resolution, stages))
+        device = restorer.device
+    print(f"device: {_device_name(device)} ({device}); torch {torch.__version__}; model: {origin}")
+    if args.json:
+        payload = {"device": _device_name(device), "torch": torch.__version__, "weights": origin, "rows": [r.as_dict() for r in rows]}
+        args.json.write_text(json.dumps(payload, indent=2))
+    return 0
+
+
+def rows_released(rows: list, resolution: str, stages: int) -> float | None:
+    for row in rows:
+        if row.name == "released way" and row.extra.get("resolution") == resolution and row.stages == stages:
+            return row.seconds_per_frame
+    return None
+
+
+def _video_rate(restorer: Restorer, height: int, width: int, frames: int, scratch: Path, model_only) -> dict:
+    """End-to-end rate of the video pipeline (decode, restore, encode) on a generated clip."""
+    import time
+
+    from ..video import make_test_clip, restore_video
+
+    src = scratch / f"bench-{height}p.mkv"
+    dst = scratch / f"bench-{height}p-out.mkv"
+    make_test_clip(src, width=width, height=height, frames=frames)
+    start = time.perf_counter()
+    restore_video(src, dst, restorer)
+    seconds = time.perf_counter() - start
+    fps = frames / seconds
+    return {"video_fps": fps, "video_vs_model_only": fps / model_only.frames_per_second}
+
+
+def _print_row(m, released_seconds: float | None) -> None:
+    memory = f"{m.peak_memory_mib:8.0f} MiB" if m.peak_memory_mib is not None else "      n/a"
+    line = (
+        f"{m.name:13s} {m.extra.get('resolution', ''):6s} stages {m.stages} {m.precision:5s} batch {m.batch:2d} "
+        f"tile {str(m.tile):5s} {m.seconds_per_frame * 1000:9.1f} ms/frame {m.frames_per_second:7.2f} fps "
+        f"{m.megapixels_per_second:7.2f} MP/s {m.tflops:7.2f} TFLOP/s peak {memory}"
+    )
+    if "speedup_vs_released" in m.extra:
+        line += f"  x{m.extra['speedup_vs_released']:.2f} vs released, {m.extra['psnr_vs_released_fp32_db']:.1f} dB"
+    if "video_fps" in m.extra:
+        line += f"  video {m.extra['video_fps']:.2f} fps ({m.extra['video_vs_model_only'] * 100:.0f}% of model-only)"
+    print(line, flush=True)

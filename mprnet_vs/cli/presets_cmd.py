@@ -1,0 +1,55 @@
+"""``mprnet-vs presets``: list the shipped presets (or a preset file) and what each profile sets."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from .. import presets
+from ..errors import PresetError
+from ..video import UsageError
+from ..weights import TASKS
+
+COLUMNS = ("stages", "tile", "overlap", "batch", "precision")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", nargs="?", metavar="FILE", help="describe this preset YAML file instead of the shipped ones")
+    parser.add_argument("--task", choices=TASKS, help="only this task's presets")
+
+
+def _rows(profiles: dict[str, dict[str, Any]]) -> list[str]:
+    width = max(len(name) for name in profiles) + 2
+    lines = []
+    for name, values in profiles.items():
+        mark = "*" if values.get("default") else " "
+        settings = "  ".join(f"{key} {values[key]!s:<5}" for key in COLUMNS)
+        description = values.get("description") or ""
+        lines.append(f"  {mark} {name:<{width}}{settings}  {description}".rstrip())
+    return lines
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.file:
+        try:
+            loaded = presets.load_file(args.file)
+        except PresetError as exc:
+            raise UsageError(str(exc)) from None
+        profiles = {
+            name: {**settings.as_dict(), "description": settings.description, "default": name == loaded.default}
+            for name, settings in loaded.profiles.items()
+        }
+        print(f"{loaded.path}{' (task ' + loaded.task + ')' if loaded.task else ''}")
+        print("\n".join(_rows(profiles)))
+        print("* = default profile. Use it with: mprnet-vs restore ... --preset PATH[:PROFILE]")
+        return 0
+    described = presets.describe(args.task)
+    if not described:
+        print("no preset files found in this installation")
+        return 1
+    for task, profiles in described.items():
+        print(f"{task} ({presets.preset_file(task)})")
+        print("\n".join(_rows(profiles)))
+    print("* = default profile. Use one with: mprnet-vs restore ... --task TASK --preset NAME")
+    print("Options given explicitly (--stages, --tile, --overlap, --batch, --precision) override the profile.")
+    return 0

@@ -1,0 +1,30 @@
+"""``mprnet-vs train``: the released MPRNet training recipe from a YAML config (presets/train/)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", required=True, type=Path, help="training YAML (see presets/train/)")
+    parser.add_argument("--data", type=Path, help="folder of clean images (overrides data.clean)")
+    parser.add_argument("--degraded", type=Path, help="folder of degraded images named like the clean ones (paired training)")
+    parser.add_argument("--output", type=Path, help="run folder for checkpoints (overrides output); an existing last.pth is resumed")
+    parser.add_argument("--iterations", type=int, help="total iterations (overrides train.iterations)")
+    parser.add_argument("--lr", type=float, help="peak learning rate (overrides train.lr; the released recipe uses 2e-4)")
+    parser.add_argument("--init", type=Path, help="fine-tune from this checkpoint (published or ours)")
+    parser.add_argument("--threads", type=int, help="CPU threads for torch (0 = torch's default)")
+    parser.add_argument("--export", type=Path, metavar="PATH",
+                        help="after training, write a compact fp16 copy (no optimizer state) to PATH")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..training.trainer import Trainer, export_model, load_config
+
+    config = load_config(args.config, clean=args.data, degraded=args.degraded, output=args.output,
+                         iterations=args.iterations, lr=args.lr, init=args.init, threads=args.threads)
+    last = Trainer(config).run()
+    if args.export:
+        print(f"exported {export_model(last, args.export)}")
+    return 0

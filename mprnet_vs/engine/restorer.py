@@ -1,0 +1,311 @@
+"""The Restorer: one MPRNet resident on a device, restoring images of any size.
+
+Every front end (VapourSynth, video, photo, CLI) goes through this class, so padding to
+multiples of 8, tiling with blended overlaps, batching, precision and out-of-memory recovery
+live here only.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import threading
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .. import presets
+from ..errors import InputError, MprnetError
+from ..model import MPRNet
+from ..weights import check_task
+from . import autotile, cache, convert
+from .checkpoints import resolve_weights
+from .devices import DeviceSpec, resolve_device
+from .padding import crop, pad_to_multiple
+from .precision import NAMES, check_supported, fallback_dtype, initial_dtype
+from .tiling import MIN_SPLIT, Tile, plan, round_tile
+
+OOM_ERRORS: tuple[type[BaseException], ...] = (getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError),)
+
+
+class Restorer:
+    """Restore images with MPRNet.
+
+    ``task`` (derain / deblur / denoise) picks the default checkpoint and preset file;
+    ``weights`` a checkpoint path (or an in-memory :class:`MPRNet`) overrides the checkpoint.
+    ``preset`` is a profile name (fast / balanced / quality, default quality) or a YAML path;
+    ``stages``, ``tile``, ``overlap``, ``batch`` and ``precision`` override the preset.
+    ``device``: "cpu", "cuda", "cuda:N" or an int; default CUDA when available.
+    ``compile=True`` runs the model through ``torch.compile`` (falls back to eager, with a
+    warning, when the compiler is unavailable).
+    """
+
+    def __init__(
+        self,
+        task: str | None = None,
+        *,
+        weights: str | os.PathLike | MPRNet | None = None,
+        preset: str | os.PathLike | None = None,
+        stages: int | None = None,
+        tile: int | str | None = None,
+        overlap: int | None = None,
+        batch: int | None = None,
+        precision: str | None = None,
+        device: DeviceSpec = None,
+        compile: bool = False,
+    ) -> None:
+        self.task = check_task(task) if task is not None else None
+        settings = presets.resolve(self.task, preset).override(
+            stages=stages, tile=tile, overlap=overlap, batch=batch, precision=precision
+        )
+        self.settings = settings
+        self.stages: int = settings.stages
+        self.tile: int | str = settings.tile
+        self.overlap: int = settings.overlap
+        self.batch: int = settings.batch
+        self.precision: str = settings.precision
+        self.device: torch.device = resolve_device(device)
+        self.dtype: torch.dtype = initial_dtype(self.precision, self.device)
+        check_supported(self.dtype, self.device)
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # video frames repeat one size: tune once
+
+        self._warned: set[str] = set()
+        self._own_model: MPRNet | None = None
+        if isinstance(weights, MPRNet):
+            self.checkpoint: Path | None = None
+            self._own_model = weights
+        else:
+            self.checkpoint = resolve_weights(self.task, weights)
+        self.model: MPRNet = self._load(self.dtype)
+
+        self.compile = bool(compile)
+        self._compiled: torch.nn.Module | None = None
+        if self.compile:
+            self._compiled = self._compile(self.model)
+
+        self._lock = threading.Lock()
+        self._tile_limit: int | None = None  # set after an out-of-memory error
+        self._batch_limit: int | None = None
+        self._auto_tiles: dict[tuple[int, int, int], int] = {}
+        self._bytes_per_pixel: dict[tuple[int, torch.dtype], float] = {}
+
+    # --- public API -----------------------------------------------------------------------
+
+    def __repr__(self) -> str:
+        source = self.checkpoint or "in-memory model"
+        return (
+            f"Restorer(task={self.task!r}, weights={str(source)!r}, stages={self.stages}, tile={self.tile!r}, "
+            f"overlap={self.overlap}, batch={self.batch}, precision={self.precision!r} ({NAMES[self.dtype]}), "
+            f"device={str(self.device)!r})"
+        )
+
+    @property
+    def tile_limit(self) -> int | None:
+        """The largest tile side allowed after a CUDA out-of-memory error, else None."""
+        return self._tile_limit
+
+    def restore(self, image: np.ndarray) -> np.ndarray:
+        """One H x W x 3 RGB image (uint8, uint16, or float in [0, 1]) -> the restored image,
+        same shape and dtype, clamped to the valid range. The input is never modified."""
+        image = convert.check_image(image)
+        return convert.to_numpy(self.restore_tensor(convert.to_tensor([image], self.device)), image.dtype)[0]
+
+    def restore_batch(self, images: Sequence[np.ndarray] | np.ndarray) -> list[np.ndarray]:
+        """Same-size images (a list, or an N x H x W x 3 array) -> restored images, ``batch`` per
+        forward pass."""
+        checked = convert.check_images(images)
+        restored: list[np.ndarray] = []
+        for start in range(0, len(checked), self.batch):
+            group = checked[start : start + self.batch]
+            out = self.restore_tensor(convert.to_tensor(group, self.device))
+            restored.extend(convert.to_numpy(out, group[0].dtype))
+        return restored
+
+    def restore_tensor(self, x: torch.Tensor) -> torch.Tensor:
+        """B x 3 x H x W float tensor in [0, 1] on ``self.device`` -> restored, same shape, dtype
+        and device, clamped to [0, 1]. Pads, tiles and batches internally (at most ``batch``
+        images or tiles per forward). Safe to call from several threads."""
+        self._check_tensor(x)
+        with torch.inference_mode():
+            restored = self._restore(x)
+        # Outside inference mode, so callers get an ordinary tensor they may modify in place.
+        with torch.no_grad():
+            return restored.clamp(0.0, 1.0).to(x.dtype)
+
+    # --- loading --------------------------------------------------------------------------
+
+    def _load(self, dtype: torch.dtype) -> MPRNet:
+        if self._own_model is None:
+            assert self.checkpoint is not None
+            return cache.get_model(self.checkpoint, self.device, dtype)
+        model = self._own_model
+        first = next(model.parameters())
+        if first.device != self.device or first.dtype != dtype:
+            model = copy.deepcopy(model).to(device=self.device, dtype=dtype)  # leave the caller's model alone
+        if self.device.type == "cuda":
+            model = model.to(memory_format=torch.channels_last)
+        return model.eval().requires_grad_(False)
+
+    def _compile(self, model: MPRNet) -> torch.nn.Module | None:
+        try:
+            return torch.compile(model)
+        except Exception as exc:  # noqa: BLE001 - any compiler set-up failure means "run eagerly"
+            self._warn_once("compile", f"torch.compile is unavailable ({_first_line(exc)}); running the model uncompiled")
+            return None
+
+    # --- checks ---------------------------------------------------------------------------
+
+    def _check_tensor(self, x: object) -> None:
+        if not isinstance(x, torch.Tensor):
+            raise InputError(f"restore_tensor: expected a torch.Tensor, got {type(x).__name__}")
+        if x.ndim != 4 or x.shape[1] != 3:
+            raise InputError(f"restore_tensor: expected shape B x 3 x H x W, got {tuple(x.shape)}")
+        if 0 in x.shape:
+            raise InputError(f"restore_tensor: empty tensor of shape {tuple(x.shape)}")
+        if not x.is_floating_point():
+            raise InputError(f"restore_tensor: expected a float tensor in [0, 1], got {x.dtype}")
+        if x.device != self.device:
+            raise InputError(f"restore_tensor: tensor is on {x.device}, this Restorer runs on {self.device}")
+
+    # --- restoring ------------------------------------------------------------------------
+
+    def _restore(self, x: torch.Tensor) -> torch.Tensor:
+        """float32 B x 3 x H x W, unclamped; retries on out-of-memory and on reduced-precision
+        overflow."""
+        height, width = x.shape[-2:]
+        padded = pad_to_multiple(x)
+        shrunk_from: int | None = None
+        while True:
+            with self._lock:  # a consistent pair, should another thread be switching precision
+                dtype, model = self.dtype, self.model
+            tile, batch = self._tiling(padded.shape[-2], padded.shape[-1], padded.shape[0])
+            failure = None
+            try:
+                out = self._run(padded, model, dtype, tile, batch)
+            except OOM_ERRORS as exc:
+                failure = _first_line(exc)  # leave the except block so its frames can be freed
+            if failure is not None:
+                side = tile if tile > 0 else max(padded.shape[-2:])
+                shrunk_from = shrunk_from or side
+                self._shrink_after_oom(side, batch, failure)
+                continue
+            if dtype != torch.float32 and not bool(torch.isfinite(out).all()):
+                self._leave_dtype(dtype)
+                continue
+            if shrunk_from is not None:
+                self._warn_once(
+                    "oom",
+                    f"out of memory on {self.device} with {shrunk_from} px tiles; continuing with "
+                    f"{self._tile_limit} px tiles (batch {self._batch_limit or self.batch}) from now on",
+                )
+            return crop(out, height, width)
+
+    def _tiling(self, height: int, width: int, images: int) -> tuple[int, int]:
+        """(tile side, 0 = whole frame; images or tiles per forward) for a padded frame size."""
+        batch = min(self.batch, self._batch_limit or self.batch)
+        tile = self.tile
+        if tile == "auto":
+            key = (height, width, min(batch, images))
+            if key not in self._auto_tiles:
+                self._auto_tiles[key] = autotile.choose_tile(
+                    height, width, key[2], self._activation_bytes(), self.device, tiles_per_forward=batch
+                )
+            tile = self._auto_tiles[key]
+        assert isinstance(tile, int)
+        if self._tile_limit is not None and (tile == 0 or tile > self._tile_limit):
+            tile = self._tile_limit
+        if tile > 0 and round_tile(tile) >= max(height, width):
+            tile = 0
+        return tile, batch
+
+    def _activation_bytes(self) -> float:
+        key = (self.stages, self.dtype)
+        if key not in self._bytes_per_pixel:
+            self._bytes_per_pixel[key] = autotile.bytes_per_pixel(self.model, self.stages, self.dtype, self.device)
+        return self._bytes_per_pixel[key]
+
+    def _run(self, padded: torch.Tensor, model: MPRNet, dtype: torch.dtype, tile: int, batch: int) -> torch.Tensor:
+        n, channels, height, width = padded.shape
+        tiles = plan(height, width, tile, self.overlap, self.device)
+        if len(tiles) == 1:  # whole frame: no blending, exactly the network's output
+            if n <= batch:
+                return self._forward(model, padded, dtype)
+            out = torch.empty(n, channels, height, width, dtype=torch.float32, device=self.device)
+            for start in range(0, n, batch):
+                out[start : start + batch] = self._forward(model, padded[start : start + batch], dtype)
+            return out
+        out = torch.zeros(n, channels, height, width, dtype=torch.float32, device=self.device)
+        coverage = torch.zeros(height, width, dtype=torch.float32, device=self.device)
+        for t in tiles:
+            coverage[t.y : t.y + t.height, t.x : t.x + t.width] += t.weight
+        jobs: list[tuple[int, Tile]] = [(i, t) for i in range(n) for t in tiles]
+        for start in range(0, len(jobs), batch):
+            group = jobs[start : start + batch]
+            inputs = torch.stack([padded[i, :, t.y : t.y + t.height, t.x : t.x + t.width] for i, t in group])
+            restored = self._forward(model, inputs, dtype)
+            for (i, t), tile_out in zip(group, restored):
+                out[i, :, t.y : t.y + t.height, t.x : t.x + t.width].addcmul_(tile_out, t.weight)
+        return out.div_(coverage)
+
+    def _forward(self, model: MPRNet, x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        memory_format = torch.channels_last if self.device.type == "cuda" else torch.contiguous_format
+        x = x.to(dtype).contiguous(memory_format=memory_format)
+        compiled = self._compiled if model is self.model else None
+        if compiled is not None:
+            try:
+                return compiled(x, stages=self.stages).float()
+            except OOM_ERRORS:
+                raise
+            except Exception as exc:  # noqa: BLE001 - compiler failures surface on first call
+                self._warn_once("compile", f"torch.compile failed ({_first_line(exc)}); running the model uncompiled")
+                self._compiled = None
+        return model(x, stages=self.stages).float()
+
+    # --- recovering -----------------------------------------------------------------------
+
+    def _shrink_after_oom(self, side: int, batch: int, failure: str) -> None:
+        """Halve the tile (or, at the smallest tile, the batch) for this and later frames."""
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+        with self._lock:
+            if side > MIN_SPLIT:
+                smaller = max(MIN_SPLIT, round_tile(side // 2))
+                if self._tile_limit is None or smaller < self._tile_limit:
+                    self._tile_limit = smaller
+            elif batch > 1:
+                self._batch_limit = max(1, batch // 2)
+            else:
+                raise MprnetError(f"out of memory on {self.device} even with {side} px tiles and batch 1 ({failure})")
+
+    def _leave_dtype(self, dtype: torch.dtype) -> None:
+        """An output overflowed in ``dtype``: "auto" moves on to a wider type, explicit fails."""
+        if self.precision != "auto":
+            raise MprnetError(
+                f"the model's output overflowed in {NAMES[dtype]} on {self.device}; use precision='auto' or 'fp32'"
+            )
+        with self._lock:
+            if self.dtype != dtype:
+                return  # another thread already moved on
+            wider = fallback_dtype(dtype, self.device)
+            assert wider is not None
+            self._warn_once(
+                "precision", f"{NAMES[dtype]} overflowed on {self.device}; precision 'auto' continues in {NAMES[wider]}"
+            )
+            self.model = self._load(wider)
+            self.dtype = wider
+            if self.compile:
+                self._compiled = self._compile(self.model)
+
+    def _warn_once(self, topic: str, message: str) -> None:
+        if topic not in self._warned:
+            self._warned.add(topic)
+            warnings.warn(f"mprnet_vs: {message}", RuntimeWarning, stacklevel=4)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

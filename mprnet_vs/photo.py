@@ -1,0 +1,151 @@
+"""Restore a photo (PNG, JPEG, TIFF, BMP, WebP) through OpenCV.
+
+8- and 16-bit samples stay 8- and 16-bit, an alpha channel is passed through untouched, a gray
+picture stays gray, and the output format follows the output's extension. Files are decoded
+and encoded in memory (``imdecode``/``imencode``), so any file name works, and written through
+safe_output so a partial file never sits at the target path.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from .errors import InputError
+from .safe_output import atomic_output, refuse_inputs
+
+PHOTO_SUFFIXES = (".png", ".jpg", ".jpeg", ".jpe", ".tif", ".tiff", ".bmp", ".webp")
+EIGHT_BIT_ONLY = (".jpg", ".jpeg", ".jpe", ".bmp", ".webp")
+NO_ALPHA = (".jpg", ".jpeg", ".jpe")
+FLOAT_OK = (".tif", ".tiff")
+# JPEG at quality 95 (OpenCV's 95 default made explicit); WebP stays at OpenCV's default,
+# which is lossless.
+QUALITY = {".jpg": [cv2.IMWRITE_JPEG_QUALITY, 95], ".jpeg": [cv2.IMWRITE_JPEG_QUALITY, 95], ".jpe": [cv2.IMWRITE_JPEG_QUALITY, 95]}
+
+
+def is_photo(path: Path) -> bool:
+    return path.suffix.lower() in PHOTO_SUFFIXES
+
+
+@dataclass
+class PhotoReport:
+    source: Path
+    output: Path
+    width: int = 0
+    height: int = 0
+    layout: str = ""  # e.g. "RGB 8-bit", "gray 16-bit", "RGBA 16-bit"
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        return f"{self.width}x{self.height} {self.layout} ({self.seconds:.1f} s)"
+
+
+def read_photo(path: Path) -> np.ndarray:
+    """The image as OpenCV stores it (BGR / BGRA / gray, native depth). JPEGs are read with
+    their EXIF orientation applied, since the written file carries no EXIF to rotate it."""
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if data.size == 0:
+        raise InputError(f"{path}: empty file")
+    flags = cv2.IMREAD_ANYCOLOR | cv2.IMREAD_ANYDEPTH if path.suffix.lower() in NO_ALPHA else cv2.IMREAD_UNCHANGED
+    image = cv2.imdecode(data, flags)
+    if image is None or image.size == 0:
+        raise InputError(f"{path}: not a readable image")
+    return image
+
+
+def _split(image: np.ndarray, path: Path) -> tuple[np.ndarray, np.ndarray | None, str]:
+    """(RGB H x W x 3, alpha or None, family) from an OpenCV image."""
+    if image.ndim == 2:
+        return np.repeat(image[:, :, None], 3, axis=2), None, "gray"
+    channels = image.shape[2]
+    if channels == 1:
+        return np.repeat(image, 3, axis=2), None, "gray"
+    if channels == 2:
+        return np.repeat(image[:, :, :1], 3, axis=2), image[:, :, 1], "gray"
+    if channels == 3:
+        return image[:, :, ::-1], None, "rgb"
+    if channels == 4:
+        return image[:, :, 2::-1], image[:, :, 3], "rgb"
+    raise InputError(f"{path}: {channels}-channel images are not supported")
+
+
+def _to_supported(image: np.ndarray, path: Path) -> tuple[np.ndarray, str | None]:
+    """uint8 / uint16 / float32 in [0, 1] for the engine, with a note if converted."""
+    if image.dtype in (np.uint8, np.uint16):
+        return image, None
+    if image.dtype in (np.float32, np.float64):
+        note = None
+        if float(np.nanmax(image)) > 1.0 or float(np.nanmin(image)) < 0.0:
+            note = "float samples outside [0, 1] were clipped"
+        return np.clip(np.nan_to_num(image), 0.0, 1.0).astype(np.float32), note
+    raise InputError(f"{path}: {image.dtype} samples are not supported (use 8- or 16-bit or float images)")
+
+
+def _fit_output(colour: np.ndarray, alpha: np.ndarray | None, target: Path, notes: list[str]) -> tuple[np.ndarray, np.ndarray | None]:
+    """Convert depth/alpha only where the output format cannot hold them, saying so."""
+    suffix = target.suffix.lower()
+    if alpha is not None and suffix in NO_ALPHA:
+        notes.append(f"{suffix} cannot hold an alpha channel: it was dropped")
+        alpha = None
+    if colour.dtype == np.float32 and suffix not in FLOAT_OK:
+        depth = np.uint8 if suffix in EIGHT_BIT_ONLY else np.uint16
+        top = float(np.iinfo(depth).max)
+        colour = np.round(colour * top).astype(depth)
+        if alpha is not None and alpha.dtype != depth:
+            alpha = np.round(np.clip(alpha, 0, 1) * top).astype(depth)
+        notes.append(f"float samples written as {np.dtype(depth).itemsize * 8}-bit for {suffix}")
+    if colour.dtype == np.uint16 and suffix in EIGHT_BIT_ONLY:
+        colour = _to_8bit(colour)
+        if alpha is not None:
+            alpha = _to_8bit(alpha)
+        notes.append(f"{suffix} holds only 8-bit samples: written as 8-bit")
+    return colour, alpha
+
+
+def _to_8bit(image: np.ndarray) -> np.ndarray:
+    return np.round(image.astype(np.float32) / 257.0).astype(np.uint8)
+
+
+def restore_photo(source: str | Path, target: str | Path, restorer: Any) -> PhotoReport:
+    """Restore one photo into ``target`` (format from its extension). InputError on a file
+    that cannot be read or written; nothing is left at ``target`` then."""
+    source, target = Path(source), Path(target)
+    refuse_inputs(target, [source])
+    if not is_photo(target):
+        raise InputError(f"{target}: photo outputs must end in one of {', '.join(PHOTO_SUFFIXES)}")
+    started = time.monotonic()
+    image = read_photo(source)
+    rgb, alpha, family = _split(image, source)
+    rgb, note = _to_supported(np.ascontiguousarray(rgb), source)
+    report = PhotoReport(source=source, output=target, width=rgb.shape[1], height=rgb.shape[0])
+    if note:
+        report.notes.append(note)
+    bits = {np.dtype(np.uint8): "8-bit", np.dtype(np.uint16): "16-bit"}.get(rgb.dtype, "float")
+    report.layout = f"{'gray' if family == 'gray' else 'RGB'}{'A' if alpha is not None else ''} {bits}"
+
+    restored = restorer.restore(rgb)
+    colour, alpha = _fit_output(restored, alpha, target, report.notes)
+    if family == "gray":
+        colour = cv2.cvtColor(np.ascontiguousarray(colour), cv2.COLOR_RGB2GRAY)
+        out = colour if alpha is None else np.dstack([colour, colour, colour, alpha])
+    else:
+        bgr = np.ascontiguousarray(colour[:, :, ::-1])
+        out = bgr if alpha is None else np.dstack([bgr, alpha.astype(bgr.dtype)])
+
+    suffix = target.suffix.lower()
+    ok, encoded = cv2.imencode(suffix, np.ascontiguousarray(out), QUALITY.get(suffix, []))
+    if not ok:
+        raise InputError(f"{target}: OpenCV could not encode a {out.dtype} image with {out.shape[-1] if out.ndim == 3 else 1} channel(s) as {suffix}")
+    with atomic_output(target) as temp:
+        encoded.tofile(temp)
+    report.seconds = time.monotonic() - started
+    return report

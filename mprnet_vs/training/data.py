@@ -1,0 +1,130 @@
+"""Training pairs: paired folders (degraded/clean with matching names) or clean photos degraded on
+the fly. Batches are drawn from a generator seeded by (seed, iteration), so a resumed run sees the
+same batches it would have seen without stopping, and nothing needs worker processes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from ..degrade import degrade
+from ..errors import InputError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+MARGIN = 16  # degrade a larger crop and cut the middle out, so blur and rain see real surroundings
+
+
+def read_rgb(path: str | Path) -> np.ndarray:
+    """An image file as HxWx3 uint8 RGB (grey is repeated, alpha dropped)."""
+    data = np.fromfile(str(path), np.uint8) if Path(path).is_file() else None
+    img = cv2.imdecode(data, cv2.IMREAD_COLOR) if data is not None and data.size else None
+    if img is None:
+        raise InputError(f"{path}: not a readable image file")
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+def write_rgb(path: str | Path, img: np.ndarray) -> None:
+    """Write HxWx3 RGB uint8 to ``path`` (format from the suffix)."""
+    ok, buf = cv2.imencode(Path(path).suffix or ".png", cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise InputError(f"{path}: could not encode image")
+    buf.tofile(str(path))
+
+
+def list_images(folder: str | Path) -> list[Path]:
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError(f"{folder}: not a folder of images")
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    if not files:
+        raise InputError(f"{folder}: holds no images ({', '.join(IMAGE_SUFFIXES)})")
+    return files
+
+
+def augment(images: list[np.ndarray], mode: int) -> list[np.ndarray]:
+    """One of the 8 flips/rotations (mode 0-7), the same for every image of a pair."""
+    out = []
+    for img in images:
+        if mode & 4:
+            img = img[:, ::-1]
+        out.append(np.ascontiguousarray(np.rot90(img, mode & 3)))
+    return out
+
+
+def _to_float(img: np.ndarray) -> np.ndarray:
+    return img.astype(np.float32) / 255.0
+
+
+def _quantize(img: np.ndarray) -> np.ndarray:
+    """Round to 8 bits, as every degraded frame a user has is."""
+    return np.round(np.clip(img, 0, 1) * 255.0).astype(np.float32) / 255.0
+
+
+@dataclass
+class PairSource:
+    """Random (degraded, clean) patch pairs; ``recipe`` set = degrade clean images on the fly."""
+
+    clean: list[np.ndarray]
+    degraded: list[np.ndarray] | None = None
+    recipe: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.degraded is None) == (self.recipe is None):
+            raise InputError("training data needs either degraded images or a degradation recipe")
+        weights = np.array([im.shape[0] * im.shape[1] for im in self.clean], np.float64)
+        self.weights = weights / weights.sum()
+
+    @classmethod
+    def from_clean_folder(cls, folder: str | Path, recipe: str, scales: tuple[float, ...] = (1.0,)) -> PairSource:
+        images = []
+        for path in list_images(folder):
+            img = _to_float(read_rgb(path))
+            for s in scales:
+                images.append(img if s == 1.0 else cv2.resize(img, None, fx=s, fy=s, interpolation=cv2.INTER_AREA))
+        return cls(clean=images, recipe=recipe)
+
+    @classmethod
+    def from_pairs(cls, degraded_dir: str | Path, clean_dir: str | Path) -> PairSource:
+        clean_files = {p.name: p for p in list_images(clean_dir)}
+        degraded_files = list_images(degraded_dir)
+        missing = [p.name for p in degraded_files if p.name not in clean_files]
+        if missing:
+            raise InputError(f"{clean_dir}: no clean image named like {', '.join(missing[:3])} from {degraded_dir}")
+        clean, degraded = [], []
+        for p in degraded_files:
+            d, c = read_rgb(p), read_rgb(clean_files[p.name])
+            if d.shape != c.shape:
+                raise InputError(f"{p.name}: degraded {d.shape[:2]} and clean {c.shape[:2]} sizes differ")
+            clean.append(_to_float(c))
+            degraded.append(_to_float(d))
+        return cls(clean=clean, degraded=degraded)
+
+    def sample(self, rng: np.random.Generator, patch: int) -> tuple[np.ndarray, np.ndarray]:
+        index = int(rng.choice(len(self.clean), p=self.weights))
+        clean = self.clean[index]
+        margin = MARGIN if self.recipe else 0
+        size = patch + 2 * margin
+        h, w = clean.shape[:2]
+        if h < size or w < size:
+            raise InputError(f"training image {index} is {w}x{h}, smaller than the {size}px crop")
+        y, x = int(rng.integers(0, h - size + 1)), int(rng.integers(0, w - size + 1))
+        target = clean[y : y + size, x : x + size]
+        if self.recipe:
+            bad = _quantize(degrade(target, self.recipe, rng))
+        else:
+            assert self.degraded is not None
+            bad = self.degraded[index][y : y + size, x : x + size]
+        cut = slice(margin, margin + patch)
+        return tuple(augment([bad[cut, cut], target[cut, cut]], int(rng.integers(0, 8))))  # type: ignore[return-value]
+
+    def batch(self, seed: int, iteration: int, size: int, patch: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Batch number ``iteration``: the same whatever happened before (resumable)."""
+        rng = np.random.default_rng([seed, iteration])
+        pairs = [self.sample(rng, patch) for _ in range(size)]
+        bad = torch.from_numpy(np.stack([p[0] for p in pairs])).permute(0, 3, 1, 2).contiguous()
+        good = torch.from_numpy(np.stack([p[1] for p in pairs])).permute(0, 3, 1, 2).contiguous()
+        return bad, good

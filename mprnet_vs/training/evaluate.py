@@ -1,0 +1,99 @@
+"""Score a model on held-out images: PSNR/SSIM of the degraded input and of the restoration
+against the clean image, per image and on average, over RGB and on the Y channel."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..degrade import check_recipe, degrade, to_uint8
+from ..errors import InputError
+from .data import list_images, read_rgb
+from .metrics import psnr, ssim
+
+Pair = tuple[str, np.ndarray, np.ndarray]  # name, degraded uint8, clean uint8
+METRICS = ("psnr", "ssim", "psnr_y", "ssim_y")
+
+
+@dataclass
+class Score:
+    name: str
+    input: dict[str, float]   # degraded vs clean
+    output: dict[str, float]  # restored vs clean
+
+    def gain(self, metric: str) -> float:
+        return self.output[metric] - self.input[metric]
+
+
+def measure(img: np.ndarray, clean: np.ndarray) -> dict[str, float]:
+    return {"psnr": psnr(img, clean), "ssim": ssim(img, clean),
+            "psnr_y": psnr(img, clean, True), "ssim_y": ssim(img, clean, True)}
+
+
+def pairs_from_folders(degraded_dir: str | Path, clean_dir: str | Path) -> Iterator[Pair]:
+    """Degraded images and the clean images of the same file name."""
+    clean = {p.name: p for p in list_images(clean_dir)}
+    for path in list_images(degraded_dir):
+        if path.name not in clean:
+            raise InputError(f"{path}: no clean image named {path.name} in {clean_dir}")
+        bad, good = read_rgb(path), read_rgb(clean[path.name])
+        if bad.shape != good.shape:
+            raise InputError(f"{path.name}: degraded {bad.shape[1]}x{bad.shape[0]} and clean {good.shape[1]}x{good.shape[0]} differ in size")
+        yield path.name, bad, good
+
+
+def pairs_from_recipe(clean_dir: str | Path, recipe: str, seed: int = 0) -> Iterator[Pair]:
+    """Clean images degraded by ``recipe``; image i uses seed (seed, i), so results repeat."""
+    check_recipe(recipe)
+    for index, path in enumerate(list_images(clean_dir)):
+        good = read_rgb(path)
+        yield path.name, to_uint8(degrade(good, recipe, np.random.default_rng([seed, index]))), good
+
+
+def evaluate(restore: Callable[[np.ndarray], np.ndarray], pairs: Iterable[Pair],
+             on_image: Callable[[str, np.ndarray, np.ndarray], None] | None = None) -> list[Score]:
+    """Restore every degraded image with ``restore`` (uint8 -> uint8) and score both."""
+    scores = []
+    for name, bad, good in pairs:
+        restored = restore(bad)
+        if on_image is not None:
+            on_image(name, bad, restored)
+        scores.append(Score(name, measure(bad, good), measure(restored, good)))
+    if not scores:
+        raise InputError("no images to evaluate")
+    return scores
+
+
+def mean_score(scores: list[Score]) -> Score:
+    def avg(values: list[float]) -> float:
+        return float(np.mean(values)) if all(math.isfinite(v) for v in values) else math.inf
+
+    return Score("mean", {m: avg([s.input[m] for s in scores]) for m in METRICS},
+                 {m: avg([s.output[m] for s in scores]) for m in METRICS})
+
+
+def to_json(scores: list[Score]) -> dict:
+    return {"images": [asdict(s) for s in scores], "mean": asdict(mean_score(scores))}
+
+
+def table(scores: list[Score]) -> str:
+    """A fixed-width table: input -> output (gain) for PSNR and SSIM, RGB and Y."""
+    rows = [*scores, mean_score(scores)]
+    width = max(len(s.name) for s in rows)
+    head = f"{'image':<{width}}  {'PSNR RGB (dB)':>22}  {'SSIM RGB':>15}  {'PSNR Y (dB)':>22}  {'SSIM Y':>15}"
+    lines = [head, "-" * len(head)]
+    for s in rows:
+        if s is rows[-1]:
+            lines.append("-" * len(head))
+        cells = []
+        for m in METRICS:
+            if m.startswith("psnr"):
+                cells.append(f"{s.input[m]:6.2f} -> {s.output[m]:6.2f} ({s.gain(m):+5.2f})")
+            else:
+                cells.append(f"{s.input[m]:.4f} -> {s.output[m]:.4f}")
+        lines.append(f"{s.name:<{width}}  {cells[0]:>22}  {cells[1]:>15}  {cells[2]:>22}  {cells[3]:>15}")
+    return "\n".join(lines)

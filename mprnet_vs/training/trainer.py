@@ -1,0 +1,230 @@
+"""The released MPRNet training recipe on current PyTorch, driven by a YAML config.
+
+Loss: sum over the three stage outputs of Charbonnier + 0.05 x edge loss. Adam (0.9, 0.999, 1e-8)
+at 2e-4, linear warm-up, then cosine decay to 1e-6. Random crops with one of the 8 flips/rotations.
+Checkpoints use the published layout ({"state_dict", "epoch", "optimizer"}, plus "iteration"), so
+every front end loads them, and a run resumes from its last checkpoint.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, TextIO
+
+import cv2
+import torch
+import yaml
+
+from ..errors import PresetError
+from ..model import MPRNet, MPRNetConfig
+from ..weights import TASKS, build_model, extract_state_dict, load_model
+from ..degrade import check_recipe, TASK_RECIPES
+from .data import PairSource
+from .losses import MPRNetLoss
+
+LAST = "last.pth"
+
+
+@dataclass
+class TrainConfig:
+    task: str
+    output: Path
+    model: dict[str, Any] = field(default_factory=dict)
+    clean: Path | None = None
+    degraded: Path | None = None
+    recipe: str | None = None
+    scales: tuple[float, ...] = (1.0,)
+    patch: int = 64
+    batch: int = 4
+    iterations: int = 1000
+    lr: float = 2e-4
+    min_lr: float = 1e-6
+    warmup: int = 100
+    seed: int = 0
+    threads: int = 0
+    log_every: int = 50
+    checkpoint_minutes: float = 3.0
+    init: Path | None = None
+
+    def model_config(self) -> MPRNetConfig:
+        try:
+            return MPRNetConfig(**self.model)
+        except TypeError as exc:
+            raise PresetError(f"model section: {exc}") from None
+
+
+def _section(raw: dict, name: str, origin: str) -> dict:
+    value = raw.get(name) or {}
+    if not isinstance(value, dict):
+        raise PresetError(f"{origin}: '{name}' must be a mapping")
+    return value
+
+
+def load_config(path: str | Path, **overrides: Any) -> TrainConfig:
+    """Read a training YAML (layout in presets/train/*.yaml); ``overrides`` win (None = keep)."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise PresetError(f"{path}: no such training config") from None
+    except yaml.YAMLError as exc:
+        raise PresetError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    if not isinstance(raw, dict):
+        raise PresetError(f"{path}: expected a mapping at the top level")
+    known = {"task", "model", "data", "train", "output", "init"}
+    unknown = set(raw) - known
+    if unknown:
+        raise PresetError(f"{path}: unknown keys {', '.join(sorted(unknown))} (known: {', '.join(sorted(known))})")
+    values: dict[str, Any] = {"task": raw.get("task"), "output": raw.get("output"), "init": raw.get("init"),
+                              "model": _section(raw, "model", str(path))}
+    flat = {**_section(raw, "data", str(path)), **_section(raw, "train", str(path))}
+    names = {f.name for f in fields(TrainConfig)} - {"task", "output", "init", "model"}
+    bad = set(flat) - names
+    if bad:
+        raise PresetError(f"{path}: unknown data/train keys {', '.join(sorted(bad))}")
+    values.update(flat)
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    if values["task"] not in TASKS:
+        raise PresetError(f"{path}: task must be one of {', '.join(TASKS)}, got {values['task']!r}")
+    if not values.get("output"):
+        raise PresetError(f"{path}: 'output' (the run folder) is required")
+    for key in ("output", "clean", "degraded", "init"):
+        if values.get(key) is not None:
+            values[key] = Path(values[key]).expanduser()
+    if values.get("scales") is not None:
+        values["scales"] = tuple(float(s) for s in values["scales"])
+    try:
+        config = TrainConfig(**values)
+    except TypeError as exc:
+        raise PresetError(f"{path}: {exc}") from None
+    if config.clean is None:
+        raise PresetError(f"{path}: data.clean (folder of clean images) is required")
+    if config.degraded is None and config.recipe is None:
+        config.recipe = TASK_RECIPES[config.task]
+    if config.recipe:
+        check_recipe(config.recipe)
+    if config.patch % 8 or config.patch < 16:
+        raise PresetError(f"{path}: patch must be a multiple of 8 and at least 16, got {config.patch}")
+    return config
+
+
+def learning_rate(config: TrainConfig, iteration: int) -> float:
+    """Linear warm-up to ``lr``, then cosine decay to ``min_lr`` at the last iteration."""
+    if iteration < config.warmup:
+        return config.lr * (iteration + 1) / config.warmup
+    span = max(config.iterations - config.warmup, 1)
+    progress = min((iteration - config.warmup) / span, 1.0)
+    return config.min_lr + 0.5 * (config.lr - config.min_lr) * (1 + math.cos(math.pi * progress))
+
+
+def _save(path: Path, payload: dict) -> None:
+    """Write next to the target and rename, so a stop mid-write never leaves a broken checkpoint."""
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+
+
+def export_model(checkpoint: str | Path, dest: str | Path, half: bool = True) -> Path:
+    """A compact published-layout copy (fp16 tensors, no optimizer state) for shipping."""
+    model = load_model(checkpoint)
+    state = {k: (v.half() if half and v.is_floating_point() else v) for k, v in model.state_dict().items()}
+    raw = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    _save(dest, {"state_dict": state, "epoch": int(raw.get("epoch", 0)), "optimizer": {}})
+    return dest
+
+
+class Trainer:
+    def __init__(self, config: TrainConfig, log: TextIO | None = None) -> None:
+        self.config = config
+        self.log = log if log is not None else sys.stdout
+        if config.threads:
+            torch.set_num_threads(config.threads)
+        cv2.setNumThreads(1)
+        torch.manual_seed(config.seed)
+        self.model = self._build_model()
+        self.model.train()
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, betas=(0.9, 0.999), eps=1e-8)
+        self.loss_fn = MPRNetLoss()
+        self.iteration = 0
+        self.data = (
+            PairSource.from_pairs(config.degraded, config.clean)
+            if config.degraded is not None
+            else PairSource.from_clean_folder(config.clean, config.recipe or "", config.scales)
+        )
+        config.output.mkdir(parents=True, exist_ok=True)
+        self.last_path = config.output / LAST
+        if self.last_path.is_file():
+            self._resume()
+
+    def _build_model(self) -> MPRNet:
+        config = self.config
+        if config.init is None:
+            return MPRNet.from_config(config.model_config())
+        model = load_model(config.init)  # fine-tuning: the architecture is the checkpoint's
+        if config.model and model.config != config.model_config():
+            raise PresetError(f"{config.init}: its architecture {model.config} differs from the config's model section")
+        return model
+
+    def _resume(self) -> None:
+        raw = torch.load(self.last_path, map_location="cpu", weights_only=True)
+        model = build_model(extract_state_dict(raw, str(self.last_path)), str(self.last_path))
+        if model.config != self.model.config:
+            raise PresetError(f"{self.last_path}: holds a different architecture; use another output folder")
+        self.model.load_state_dict(model.state_dict())
+        if raw.get("optimizer"):
+            self.optimizer.load_state_dict(raw["optimizer"])
+        self.iteration = int(raw.get("iteration", raw.get("epoch", 0)))
+        print(f"resuming {self.last_path} at iteration {self.iteration}", file=self.log, flush=True)
+
+    def save(self) -> Path:
+        _save(self.last_path, {
+            "state_dict": self.model.state_dict(),
+            "epoch": self.iteration,
+            "iteration": self.iteration,
+            "optimizer": self.optimizer.state_dict(),
+            "config": self.model.config.as_dict(),
+        })
+        return self.last_path
+
+    def step(self) -> float:
+        """One optimisation step on batch number ``self.iteration``; returns its loss."""
+        c = self.config
+        lr = learning_rate(c, self.iteration)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        degraded, clean = self.data.batch(c.seed, self.iteration, c.batch, c.patch)
+        outputs = self.model.forward_stages(degraded, 3)
+        loss = self.loss_fn(outputs, clean)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        self.iteration += 1
+        return float(loss.detach())
+
+    def run(self) -> Path:
+        c = self.config
+        start, last_save = time.monotonic(), time.monotonic()
+        first, running, count = self.iteration, 0.0, 0
+        while self.iteration < c.iterations:
+            running += self.step()
+            count += 1
+            if self.iteration % c.log_every == 0 or self.iteration == c.iterations:
+                rate = (self.iteration - first) / max(time.monotonic() - start, 1e-9)
+                eta = (c.iterations - self.iteration) / max(rate, 1e-9)
+                print(f"iter {self.iteration}/{c.iterations} loss {running / count:.4f} "
+                      f"lr {learning_rate(c, self.iteration - 1):.2e} {rate:.2f} it/s eta {eta / 60:.0f} min",
+                      file=self.log, flush=True)
+                running, count = 0.0, 0
+            if time.monotonic() - last_save > c.checkpoint_minutes * 60:
+                self.save()
+                last_save = time.monotonic()
+        path = self.save()
+        print(f"done: {path}", file=self.log, flush=True)
+        return path

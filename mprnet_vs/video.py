@@ -1,0 +1,458 @@
+"""Restore a video file with PyAV: decode in one thread, restore batches on the device in the
+caller's thread, encode in another, with bounded queues so memory stays flat on long videos.
+
+What is kept from the source: every frame and its timestamp (VFR stays VFR), the frame rate,
+colour range / matrix / primaries / transfer (and they drive the YUV <-> RGB maths), bit depth
+and chroma layout where the encoder can store them, rotation, sample aspect ratio, chapters,
+metadata, and every audio and subtitle stream the output container can hold (copied packet
+for packet; the report says what could not be copied and why). The output only appears at its
+path once it is complete and read back (see safe_output).
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+import av.error
+import numpy as np
+import torch
+
+from .colour import ColourMatrix, ColourTags, FrameReader, FrameWriter, interpret, layout, output_tags
+from .errors import InputError, MprnetError
+from .safe_output import atomic_output, refuse_inputs
+from .video_copy import COPIED_TYPES, AudioRetimer, add_copied_streams, copy_container_info
+from .video_encoder import (
+    DEFAULT_CODEC,
+    DEFAULT_CRF,
+    UsageError,
+    VideoOptions,
+    add_video_stream,
+    check_settings,
+    encoder_options,
+    pick_pix_fmt,
+)
+from .video_input import (
+    DecodeLog,
+    Timing,
+    announced_frames,
+    demux,
+    describe_error,
+    estimate_frames,
+    frame_step,
+    incompleteness,
+    main_video_stream,
+    open_input,
+)
+
+__all__ = [
+    "DEFAULT_CODEC",
+    "DEFAULT_CRF",
+    "UsageError",
+    "VideoOptions",
+    "VideoReport",
+    "check_settings",
+    "estimate_frames",
+    "restore_video",
+]
+
+Progress = Callable[[int, int | None], None]
+
+
+@dataclass
+class VideoReport:
+    """What restore_video did, for messages and tests."""
+
+    source: Path
+    output: Path
+    frames: int = 0
+    width: int = 0
+    height: int = 0
+    source_pix_fmt: str = ""
+    codec: str = ""
+    pix_fmt: str = ""
+    colour: str = ""
+    copied: list[str] = field(default_factory=list)
+    not_copied: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    incomplete: str | None = None  # why fewer frames than the file announces were restored
+    seconds: float = 0.0
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+    def summary(self) -> str:
+        streams = f", copied {', '.join(self.copied)}" if self.copied else ""
+        return (
+            f"{self.frames} frames {self.width}x{self.height} {self.source_pix_fmt} -> {self.codec} {self.pix_fmt}"
+            f"{streams} ({self.seconds:.1f} s, {self.fps:.1f} fps)"
+        )
+
+
+class _Stopped(Exception):
+    """Raised in a worker when the pipeline is being torn down."""
+
+
+class _Channel:
+    """A bounded queue whose put/get give up when the pipeline stops."""
+
+    def __init__(self, size: int, stop: threading.Event) -> None:
+        self._queue: queue.Queue = queue.Queue(maxsize=max(1, size))
+        self._stop = stop
+
+    def put(self, item: Any) -> None:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.05)
+                return
+            except queue.Full:
+                continue
+        raise _Stopped
+
+    def get(self) -> Any:
+        while not self._stop.is_set():
+            try:
+                return self._queue.get(timeout=0.05)
+            except queue.Empty:
+                continue
+        raise _Stopped
+
+
+class _Pipeline:
+    """One video: the reader, the device work, the writer and the threads joining them."""
+
+    def __init__(self, source: Path, restorer: Any, options: VideoOptions, progress: Progress | None) -> None:
+        self.source = source
+        self.restorer = restorer
+        self.options = options
+        self.progress = progress
+        self.stop = threading.Event()
+        self.errors: list[BaseException] = []
+        self.threads: list[threading.Thread] = []
+        batch = max(1, int(getattr(restorer, "batch", 1)))
+        # Enough decoded frames to fill the next batch while one is on the device, and a few
+        # restored batches for the encoder; packets of copied streams ride along as items.
+        self.decoded = _Channel(options.queue_frames or 2 * batch + 4, self.stop)
+        self.restored = _Channel(4, self.stop)
+        self.written = 0
+        self.sources: dict[int, av.stream.Stream] = {}  # input streams being copied, by index
+
+    # worker plumbing
+    def _spawn(self, name: str, target: Callable[[], None]) -> None:
+        def run() -> None:
+            try:
+                target()
+            except _Stopped:
+                pass
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+                self.errors.append(exc)
+                self.stop.set()
+
+        thread = threading.Thread(target=run, name=f"mprnet-vs {name}", daemon=True)
+        self.threads.append(thread)
+        thread.start()
+
+    def _raise_worker_error(self) -> None:
+        if self.errors:
+            raise self.errors[0]
+
+    def run(self, to_rgb: ColourMatrix, from_rgb: ColourMatrix, total: int | None) -> None:
+        """Restore in this thread until the end, then wait for the writer; a worker's error
+        is raised here."""
+        try:
+            self.restore_loop(to_rgb, from_rgb, total)
+            for thread in self.threads:
+                while thread.is_alive() and not self.errors:
+                    thread.join(timeout=0.1)
+        except _Stopped:
+            pass
+        self._raise_worker_error()
+        if self.stop.is_set():
+            raise MprnetError(f"{self.source}: restoring stopped unexpectedly")
+
+    def shutdown(self) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(timeout=30)
+
+    # the three stages
+    def decode_worker(self, items: Iterator[tuple[str, Any]], reader: FrameReader, timing: Timing, time_base: Fraction) -> None:
+        for kind, value in items:
+            if kind == "frame":
+                pts, duration = timing.next(value, time_base)
+                self.decoded.put(("frame", reader.planes(value), pts, duration))
+            else:
+                self.decoded.put(("packet", value))
+        self.decoded.put(("end",))
+
+    def encode_worker(self, output: av.container.OutputContainer, video_out: av.video.stream.VideoStream, writer: FrameWriter, streams: dict[int, av.stream.Stream], time_base: Fraction) -> None:
+        retimers = {index: AudioRetimer(stream) for index, stream in self.sources.items() if stream.type == "audio"}
+        while True:
+            item = self.restored.get()
+            if item[0] == "frames":
+                _, planes, stamps = item
+                for index, (pts, duration) in enumerate(stamps):
+                    frame = writer.frame(planes[index])
+                    frame.pts = pts
+                    frame.time_base = time_base
+                    if duration:
+                        frame.duration = duration
+                    output.mux(video_out.encode(frame))
+                    self.written += 1
+            elif item[0] == "packet":
+                packet = item[1]
+                index = packet.stream.index
+                if index in retimers:
+                    retimers[index](packet)
+                packet.stream = streams[index]
+                output.mux(packet)
+            else:
+                output.mux(video_out.encode(None))
+                return
+
+    def restore_loop(self, to_rgb: ColourMatrix, from_rgb: ColourMatrix, total: int | None) -> None:
+        batch_size = max(1, int(getattr(self.restorer, "batch", 1)))
+        device = self.restorer.device
+        frames: list[np.ndarray] = []
+        stamps: list[tuple[int, int]] = []
+        held: list[Any] = []  # packets that arrived while a batch was filling
+        done = 0
+
+        def flush() -> None:
+            nonlocal done
+            if frames:
+                host = torch.from_numpy(np.stack(frames))
+                if device.type == "cuda":
+                    host = host.pin_memory()
+                with torch.inference_mode():
+                    rgb = to_rgb.to_rgb(host.to(device, non_blocking=True))
+                    restored = self.restorer.restore_tensor(rgb)
+                    planes = from_rgb.from_rgb(restored).cpu().numpy()
+                self.restored.put(("frames", planes, list(stamps)))
+                done += len(frames)
+                frames.clear()
+                stamps.clear()
+                if self.progress is not None:
+                    self.progress(done, total)
+            for packet in held:
+                self.restored.put(("packet", packet))
+            held.clear()
+
+        while True:
+            item = self.decoded.get()
+            if item[0] == "frame":
+                frames.append(item[1])
+                stamps.append((item[2], item[3]))
+                if len(frames) >= batch_size:
+                    flush()
+            elif item[0] == "packet":
+                if frames:
+                    held.append(item[1])
+                else:
+                    self.restored.put(("packet", item[1]))
+            else:
+                flush()
+                self.restored.put(("end",))
+                return
+
+    def start(self, items: Iterator[tuple[str, Any]], conversion: _Conversion, timing: Timing, time_base: Fraction,
+              output: av.container.OutputContainer, video_out: av.video.stream.VideoStream, streams: dict[int, av.stream.Stream]) -> None:
+        self._spawn("decode", lambda: self.decode_worker(items, conversion.reader, timing, time_base))
+        self._spawn("encode", lambda: self.encode_worker(output, video_out, conversion.writer, streams, time_base))
+
+
+@dataclass
+class _Source:
+    """The opened source, decoded up to its first frame (which decides the conversion)."""
+
+    path: Path
+    container: av.container.InputContainer
+    video: av.video.stream.VideoStream
+    time_base: Fraction
+    rate: Fraction
+    total: int | None  # frames announced (progress only)
+    log: DecodeLog
+    items: Iterator[tuple[str, Any]]
+    buffered: list[tuple[str, Any]]
+    first: av.VideoFrame
+
+    def rest(self, streams: dict[int, av.stream.Stream]) -> Iterator[tuple[str, Any]]:
+        """Every frame, and the packets of the streams actually copied, from the start."""
+        for kind, value in self.buffered:
+            if kind == "frame" or value.stream.index in streams:
+                yield kind, value
+        self.buffered.clear()
+        for kind, value in self.items:
+            if kind == "frame" or value.stream.index in streams:
+                yield kind, value
+
+
+def _open_source(path: Path) -> _Source:
+    container = open_input(path)
+    try:
+        video = main_video_stream(container, path)
+        video.thread_type = "AUTO"
+        video.codec_context.thread_count = 0
+        time_base = Fraction(video.time_base) if video.time_base else Fraction(1, 90000)
+        rate = Fraction(video.average_rate or video.guessed_rate or video.base_rate or 25)
+        copyable = {s.index for s in container.streams if s.type in COPIED_TYPES}
+        log = DecodeLog()
+        items = demux(container, video, copyable, log)
+        # Decode up to the first frame now: its format and colour tags set up the encoder, and
+        # a file without a single decodable frame fails before any output exists.
+        buffered: list[tuple[str, Any]] = []
+        for kind, value in items:
+            buffered.append((kind, value))
+            if kind == "frame":
+                return _Source(path, container, video, time_base, rate, announced_frames(container, video), log, items, buffered, value)
+        cause = log.problem()
+        raise InputError(f"{path}: no video frames could be decoded{' (' + cause + ')' if cause else ''}")
+    except BaseException:
+        _close_quietly(container)
+        raise
+
+
+@dataclass
+class _Conversion:
+    """How decoded samples become RGB for the model and go back for the encoder."""
+
+    pix_fmt: str
+    tags: ColourTags
+    reader: FrameReader
+    writer: FrameWriter
+    to_rgb: ColourMatrix
+    from_rgb: ColourMatrix
+
+
+def _plan_conversion(source: _Source, options: VideoOptions, opts: dict[str, str], report: VideoReport) -> _Conversion:
+    first = source.first
+    width, height = first.width, first.height
+    pixels = layout(first.format.name)
+    tags = ColourTags.of(first)
+    if tags.matrix == 2 and tags.range == 0:  # the frame says nothing: ask the stream
+        tags = ColourTags.of(source.video.codec_context)
+    used = interpret(tags, pixels, width, height)
+    if used.note:
+        report.notes.append(used.note)
+    if pixels.alpha and not av.VideoFormat(pixels.name).has_palette:
+        report.notes.append(f"the video's alpha channel ({pixels.name}) is not kept")
+    pix_fmt, note = pick_pix_fmt(options.codec, pixels, width, height, source.rate, opts, options.pix_fmt)
+    if note:
+        report.notes.append(note)
+    out_planar = layout(layout(pix_fmt).planar)
+    out_tags, out_used = output_tags(tags, pixels, used, layout(pix_fmt))
+    in_planar = layout(pixels.planar)
+    report.width, report.height = width, height
+    report.source_pix_fmt, report.pix_fmt = first.format.name, pix_fmt
+    report.colour = out_tags.describe()
+    return _Conversion(
+        pix_fmt=pix_fmt,
+        tags=out_tags,
+        reader=FrameReader(in_planar, used, (width, height)),
+        writer=FrameWriter(out_planar, pix_fmt, out_used, out_tags),
+        to_rgb=ColourMatrix(in_planar, used),
+        from_rgb=ColourMatrix(out_planar, out_used),
+    )
+
+
+def restore_video(
+    source: str | Path,
+    target: str | Path,
+    restorer: Any,
+    options: VideoOptions | None = None,
+    progress: Progress | None = None,
+) -> VideoReport:
+    """Restore every frame of ``source`` with ``restorer`` (an engine Restorer) into ``target``.
+
+    The container is chosen by ``target``'s extension. Raises InputError (one line naming the
+    file) for unreadable input, no video, or settings the encoder refuses; nothing is left at
+    ``target`` then. A file whose end cannot be decoded is restored as far as it decodes and
+    ``report.incomplete`` says where it stopped. ``progress(done, total)`` is called after
+    each batch (total may be None).
+    """
+    source, target = Path(source), Path(target)
+    options = options or VideoOptions()
+    refuse_inputs(target, [source])
+    if not target.suffix:
+        raise InputError(f"{target}: the output needs a file extension (e.g. .mkv or .mp4) to choose a container")
+    started = time.monotonic()
+    report = VideoReport(source=source, output=target, codec=options.codec)
+    opts = encoder_options(options)
+    opened = _open_source(source)
+    try:
+        conversion = _plan_conversion(opened, options, opts, report)
+        with atomic_output(target) as temp:
+            _write(opened, conversion, temp, restorer, options, opts, progress, report)
+    finally:
+        _close_quietly(opened.container)
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _write(source: _Source, conversion: _Conversion, temp: Path, restorer: Any, options: VideoOptions,
+           opts: dict[str, str], progress: Progress | None, report: VideoReport) -> None:
+    target = report.output
+    try:
+        output = av.open(str(temp), "w")
+    except (av.error.FFmpegError, ValueError, OSError) as exc:
+        raise InputError(f"{target}: cannot write this kind of file ({describe_error(exc)})") from None
+    pipeline = _Pipeline(source.path, restorer, options, progress)
+    timing = Timing(step=frame_step(source.video))
+    try:
+        video_out = add_video_stream(
+            output, source.video, options.codec, conversion.pix_fmt, (report.width, report.height),
+            source.rate, source.time_base, conversion.tags, opts, target,
+        )
+        streams = add_copied_streams(output, source.container, source.video, report.copied, report.not_copied)
+        pipeline.sources = {index: source.container.streams[index] for index in streams}
+        copy_container_info(output, source.container)
+        try:
+            video_out.codec_context.open()
+        except av.error.FFmpegError as exc:
+            raise InputError(
+                f"{target}: encoder {options.codec} refused the video ({conversion.pix_fmt}, time base "
+                f"{source.time_base}): {describe_error(exc)}"
+            ) from None
+        pipeline.start(source.rest(streams), conversion, timing, source.time_base, output, video_out, streams)
+        pipeline.run(conversion.to_rgb, conversion.from_rgb, source.total)
+    except BaseException:
+        pipeline.shutdown()
+        _close_quietly(output)
+        raise
+    output.close()
+    report.frames = pipeline.written
+    if conversion.reader.resized:
+        report.notes.append(f"{conversion.reader.resized} frame(s) changed size mid-stream and were scaled to {report.width}x{report.height}")
+    if timing.fixed:
+        report.notes.append(f"{timing.fixed} frame timestamp(s) were missing or out of order and were repaired")
+    report.incomplete = incompleteness(source.log, source.container, source.video, set(streams), timing, source.time_base)
+    _verify(temp, pipeline.written, target)
+
+
+def _verify(temp: Path, written: int, target: Path) -> None:
+    """Re-open the finished file and count its video packets before it replaces anything."""
+    try:
+        with av.open(str(temp), "r") as check:
+            stream = check.streams.video[0]
+            packets = sum(1 for p in check.demux(stream) if p.size)
+    except (av.error.FFmpegError, IndexError, OSError) as exc:
+        raise InputError(f"{target}: the written file does not read back ({describe_error(exc)})") from None
+    if written == 0 or packets == 0:
+        raise InputError(f"{target}: no frames were written")
+    if packets != written:
+        raise InputError(f"{target}: {written} frames were encoded but {packets} read back")
+
+
+def _close_quietly(container: Any) -> None:
+    try:
+        container.close()
+    except Exception:  # noqa: BLE001, S110 - closing after a failure must not mask it
+        pass

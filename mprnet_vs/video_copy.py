@@ -1,0 +1,110 @@
+"""Carrying the other streams over: audio, subtitles and attachments are copied packet for
+packet where the output container can hold them (tested by writing a throw-away header in
+memory), and the report says what could not be copied and why. Metadata and chapters follow."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from io import BytesIO
+
+import av
+
+from .video_input import describe_error
+
+# Tags that describe the old encode and would be wrong on the new one.
+STALE_TAGS = {"encoder", "duration", "number_of_frames", "number_of_bytes", "bps", "major_brand", "minor_version", "compatible_brands"}
+COPIED_TYPES = ("audio", "subtitle", "attachment")
+
+
+def copy_problem(format_name: str, stream: av.stream.Stream) -> str | None:
+    """Why ``stream`` cannot be copied into a ``format_name`` file, or None if it can: the
+    stream is test-muxed into a throw-away in-memory file of that format."""
+    try:
+        with av.open(BytesIO(), "w", format=format_name) as probe:
+            probe.add_stream_from_template(stream)
+            probe.start_encoding()
+    except Exception as exc:  # noqa: BLE001 - any refusal means "cannot copy"
+        return describe_error(exc)
+    return None
+
+
+def stream_label(stream: av.stream.Stream) -> str:
+    codec = stream.codec_context.name if stream.codec_context is not None else (getattr(stream, "name", None) or "?")
+    language = stream.metadata.get("language")
+    return f"{stream.type} #{stream.index} ({codec}{', ' + language if language else ''})"
+
+
+def fresh_metadata(metadata: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in metadata.items() if k.lower() not in STALE_TAGS and not k.upper().startswith("_STATISTICS")}
+
+
+class AudioRetimer:
+    """Sample-exact timestamps for audio copied out of a coarse time base (Matroska's 1 ms):
+    rounded stamps are snapped back onto the running sample count, as FFmpeg's own stream copy
+    does, so an MP4 gets true packet durations and the right priming/trim."""
+
+    def __init__(self, stream: av.audio.stream.AudioStream) -> None:
+        self.rate = int(stream.codec_context.sample_rate or 0)
+        self.time_base = Fraction(stream.time_base) if stream.time_base else None
+        self.frame_size = int(stream.codec_context.frame_size or 0)
+        self.next: int | None = None
+        self.active = bool(self.rate and self.time_base and self.time_base > Fraction(1, self.rate))
+
+    def __call__(self, packet: av.Packet) -> None:
+        if not self.active or packet.pts is None:
+            return
+        tick = self.time_base * self.rate  # samples per input tick
+        exact = packet.pts * tick
+        start = self.next if self.next is not None and abs(exact - self.next) <= tick else round(exact)
+        duration = packet.duration * tick if packet.duration else Fraction(self.frame_size)
+        if self.frame_size and abs(duration - self.frame_size) <= tick:
+            duration = Fraction(self.frame_size)
+        shift = start - exact
+        dts = None if packet.dts is None else round(packet.dts * tick + shift)
+        packet.time_base = Fraction(1, self.rate)
+        packet.pts = start
+        packet.dts = dts
+        packet.duration = round(duration)
+        self.next = start + round(duration)
+
+
+def add_copied_streams(
+    output: av.container.OutputContainer,
+    container: av.container.InputContainer,
+    video: av.video.stream.VideoStream,
+    copied: list[str],
+    not_copied: list[str],
+) -> dict[int, av.stream.Stream]:
+    """Output streams for every copyable stream, by input index; labels of what was and was
+    not copied (with the reason) go to ``copied`` / ``not_copied``."""
+    streams: dict[int, av.stream.Stream] = {}
+    for stream in container.streams:
+        if stream.index == video.index:
+            continue
+        label = stream_label(stream)
+        if stream.type not in COPIED_TYPES:
+            why = "cover art is not copied" if stream.disposition & av.stream.Disposition.attached_pic else (
+                "only the first video stream is restored" if stream.type == "video" else f"{stream.type} streams are not copied")
+            not_copied.append(f"{label}: {why}")
+            continue
+        problem = copy_problem(output.format.name, stream)
+        if problem is not None:
+            not_copied.append(f"{label}: {output.format.name} files cannot hold it ({problem})")
+            continue
+        out = output.add_stream_from_template(stream)
+        out.metadata.clear()
+        out.metadata.update(fresh_metadata(dict(stream.metadata)))
+        out.disposition = stream.disposition
+        streams[stream.index] = out
+        copied.append(label)
+    return streams
+
+
+def copy_container_info(output: av.container.OutputContainer, container: av.container.InputContainer) -> None:
+    output.metadata.update(fresh_metadata(dict(container.metadata)))
+    try:
+        chapters = container.chapters()
+        if chapters:
+            output.set_chapters(chapters)
+    except Exception:  # noqa: BLE001, S110 - chapters are a courtesy; the video matters
+        pass

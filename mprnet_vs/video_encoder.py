@@ -1,0 +1,221 @@
+"""Video encoder settings: which encoder, pixel format and options, checked before any work.
+
+The pixel format defaults to the source's bit depth and chroma layout where the encoder can
+store it; otherwise the closest format it can (never fewer bits if more are available), tried
+for real at the frame's size so odd-sized 4:2:0 video falls back to 4:4:4 instead of failing.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import av.error
+
+from .colour import ColourTags, PixelLayout, layout
+from .errors import InputError, MprnetError
+from .video_copy import fresh_metadata
+from .video_input import describe_error
+
+DEFAULT_CODEC = "libx264"
+DEFAULT_CRF = 16
+
+
+class UsageError(MprnetError):
+    """Settings that can never work (unknown codec, option or pixel format, clashing paths):
+    the command line exits with code 2 for these."""
+
+    exit_code = 2
+
+
+@dataclass
+class VideoOptions:
+    """Encoder settings. ``crf=None`` uses DEFAULT_CRF where the codec has a crf option;
+    ``pix_fmt=None`` picks the source's bit depth and chroma layout where the codec allows."""
+
+    codec: str = DEFAULT_CODEC
+    pix_fmt: str | None = None
+    crf: int | None = None
+    encoder_options: dict[str, str] = field(default_factory=dict)
+    queue_frames: int | None = None  # decoded frames waiting for the device; default 2 batches + 4
+
+
+def _codec(name: str) -> av.Codec:
+    try:
+        codec = av.Codec(name, "w")
+    except Exception as exc:  # noqa: BLE001 - PyAV raises several types for unknown codecs
+        raise UsageError(f"unknown video encoder {name!r} (see `ffmpeg -encoders` for names)") from exc
+    if codec.type != "video":
+        raise UsageError(f"{name!r} is a {codec.type} encoder, not a video encoder")
+    return codec
+
+
+def _option_names(codec: str) -> set[str]:
+    options = av.CodecContext.create(codec, "w").supported_options
+    return {o.name for o in (*options.generic, *options.private)}
+
+
+def encoder_options(options: VideoOptions) -> dict[str, str]:
+    """The AVOptions handed to the encoder: crf (explicit, or the default where the codec has
+    one) then every --encoder-opt. An explicit crf the codec cannot take is a UsageError."""
+    names = _option_names(options.codec)
+    result: dict[str, str] = {}
+    if options.crf is not None:
+        if "crf" not in names:
+            raise UsageError(f"encoder {options.codec} has no crf setting; use --encoder-opt for its quality options")
+        result["crf"] = str(options.crf)
+    elif "crf" in names:
+        result["crf"] = str(DEFAULT_CRF)
+    if options.codec == "libx265" and "x265-params" not in options.encoder_options:
+        result["x265-params"] = "log-level=error"  # x265 prints its banner to stderr otherwise
+    for key, value in options.encoder_options.items():
+        if key not in names:
+            raise UsageError(f"encoder {options.codec} has no option {key!r}")
+        result[key] = str(value)
+    return result
+
+
+def try_encoder(codec: str, pix_fmt: str, width: int, height: int, rate: Fraction, opts: dict[str, str]) -> None:
+    """Open a throw-away encoder with these settings; the FFmpeg error if it refuses them."""
+    ctx = av.CodecContext.create(codec, "w")
+    ctx.width, ctx.height, ctx.pix_fmt = width, height, pix_fmt
+    ctx.time_base = 1 / rate
+    ctx.framerate = rate
+    ctx.options = dict(opts)
+    ctx.open()
+    leftover = set(ctx.options) & set(opts)
+    if leftover:
+        raise UsageError(f"encoder {codec} did not accept option(s) {', '.join(sorted(leftover))}")
+
+
+def check_settings(options: VideoOptions) -> dict[str, str]:
+    """Validate codec, pixel format and options once, before any file is touched (UsageError).
+    Returns the encoder options."""
+    codec = _codec(options.codec)
+    opts = encoder_options(options)
+    pix_fmt = options.pix_fmt
+    supported = [f.name for f in (codec.video_formats or [])]
+    if pix_fmt is not None:
+        try:
+            layout(pix_fmt)
+        except InputError as exc:
+            raise UsageError(str(exc)) from None
+        if supported and pix_fmt not in supported:
+            raise UsageError(f"encoder {options.codec} cannot write pixel format {pix_fmt}; it takes: {', '.join(supported)}")
+    probe_fmt = pix_fmt or (supported[0] if supported else "yuv420p")
+    try:
+        try_encoder(options.codec, probe_fmt, 64, 64, Fraction(25), opts)
+    except UsageError:
+        raise
+    except (av.error.FFmpegError, ValueError) as exc:
+        raise UsageError(f"encoder {options.codec} refused the settings {opts or '(defaults)'}: {describe_error(exc)}") from None
+    return opts
+
+
+def _normalised_name(pixels: PixelLayout) -> str:
+    """The source format without alpha and without the deprecated full-range 'j' variants."""
+    name = pixels.name.replace("yuvj", "yuv")
+    for alpha, plain in (("yuva", "yuv"), ("gbrap", "gbrp"), ("bgra", "bgr0"), ("rgba", "rgb0"), ("argb", "0rgb"), ("abgr", "0bgr")):
+        name = name.replace(alpha, plain)
+    return name
+
+
+def _candidate_key(candidate: PixelLayout, source: PixelLayout, wanted: str, width: int, height: int) -> tuple:
+    family = 0 if candidate.family == source.family else 1 if source.family in ("rgb", "gray") and candidate.family == "yuv" else 2
+    if candidate.depth == source.depth:
+        depth = 0.0
+    elif candidate.depth > source.depth:
+        depth = 1.0 + (candidate.depth - source.depth) / 16
+    else:
+        depth = 10.0 + source.depth - candidate.depth
+    same = candidate.chroma_shift == source.chroma_shift
+    finer = all(c <= s for c, s in zip(candidate.chroma_shift, source.chroma_shift))
+    chroma = 0 if same else 1 if finer else 5
+    semi_planar = candidate.name.startswith(("nv", "p0", "p2", "p4", "y2", "yuyv", "uyvy"))
+    return (0 if candidate.fits(width, height) else 1, family, depth, chroma, candidate.name != wanted, semi_planar, candidate.name)
+
+
+def pick_pix_fmt(codec: str, source: PixelLayout, width: int, height: int, rate: Fraction, opts: dict[str, str], requested: str | None) -> tuple[str, str | None]:
+    """The encoder pixel format and a note when it differs from the source's layout.
+    Candidates are tried in order of closeness (depth, family, chroma) and the first one the
+    encoder really opens with at this frame size wins; an odd-sized frame thus falls back to
+    a 4:4:4 format instead of failing on 4:2:0."""
+    if requested is not None:
+        try:
+            try_encoder(codec, requested, width, height, rate, opts)
+        except (av.error.FFmpegError, ValueError) as exc:
+            hint = ""
+            if not layout(requested).fits(width, height):
+                hint = f"; {requested} needs even width/height, use e.g. --pix-fmt {layout(requested).planar}"
+            raise InputError(f"encoder {codec} cannot write {width}x{height} as {requested}: {describe_error(exc)}{hint}") from None
+        return requested, None
+    wanted = _normalised_name(source)
+    names = [f.name for f in (av.Codec(codec, "w").video_formats or [])] or [wanted]
+    candidates = []
+    for name in names:
+        try:
+            pixels = layout(name)
+        except InputError:
+            continue
+        if pixels.alpha or name.startswith("yuvj") or pixels.name in ("pal8",) or av.VideoFormat(name).is_bayer:
+            continue
+        candidates.append(pixels)
+    candidates.sort(key=lambda c: _candidate_key(c, source, wanted, width, height))
+    errors = []
+    for pixels in candidates[:6]:
+        try:
+            try_encoder(codec, pixels.name, width, height, rate, opts)
+        except (av.error.FFmpegError, ValueError) as exc:
+            errors.append(f"{pixels.name}: {describe_error(exc)}")
+            continue
+        note = None
+        if pixels.name != wanted:
+            why = "" if pixels.fits(width, height) or source.fits(width, height) else f" ({width}x{height} cannot be stored with subsampled chroma)"
+            note = f"source pixel format {source.name}: encoder {codec} writes {pixels.name}{why}"
+        return pixels.name, note
+    raise InputError(f"encoder {codec} cannot write {width}x{height} video ({'; '.join(errors) or 'no usable pixel format'})")
+
+
+def add_video_stream(
+    output: av.container.OutputContainer,
+    source: av.video.stream.VideoStream,
+    codec: str,
+    pix_fmt: str,
+    size: tuple[int, int],
+    rate: Fraction,
+    time_base: Fraction,
+    tags: ColourTags,
+    opts: dict[str, str],
+    target: Path,
+) -> av.video.stream.VideoStream:
+    """The restored video's stream: the source's time base (so every timestamp survives),
+    nominal rate, sample aspect ratio, colour tags, chroma siting, rotation and metadata."""
+    try:
+        stream = output.add_stream(codec, rate=rate)
+    except ValueError as exc:
+        raise InputError(f"{target}: {output.format.name} files cannot hold {codec} video ({describe_error(exc)}); choose another --codec or extension") from None
+    ctx = stream.codec_context
+    ctx.width, ctx.height = size
+    ctx.pix_fmt = pix_fmt
+    ctx.time_base = time_base
+    stream.time_base = time_base
+    ctx.framerate = rate
+    ctx.thread_count = 0
+    ctx.flags |= int(av.codec.context.Flags.frame_duration)
+    sar = source.codec_context.sample_aspect_ratio
+    if sar:
+        ctx.sample_aspect_ratio = sar
+    tags.apply(ctx)
+    location = getattr(source.codec_context, "chroma_sample_location", 0)
+    if location:
+        ctx.chroma_sample_location = location
+    ctx.options = dict(opts)
+    matrix = source.codec_context.coded_side_data.get("display_matrix") if hasattr(source.codec_context, "coded_side_data") else None
+    if matrix and len(matrix) >= 36:
+        stream.set_display_matrix(list(struct.unpack("<9i", matrix[:36])))
+    stream.metadata.update(fresh_metadata(dict(source.metadata)))
+    stream.disposition = source.disposition
+    return stream

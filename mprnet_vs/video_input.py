@@ -1,0 +1,211 @@
+"""Reading the source video: opening it, finding the video stream, decoding every frame in
+file order alongside the packets of the streams being copied, and judging afterwards whether
+the file delivered what it announces (a truncated file is restored as far as it decodes)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+import av.error
+
+from .errors import InputError
+
+MAX_CONSECUTIVE_DECODE_ERRORS = 32
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line for an exception (FFmpeg's own wording where there is one)."""
+    text = str(exc).strip()
+    if isinstance(exc, av.error.FFmpegError) and getattr(exc, "strerror", None):
+        text = exc.strerror
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def open_input(path: Path) -> av.container.InputContainer:
+    """The opened file; InputError naming it when it is missing, empty or not a media file."""
+    if not path.is_file():
+        raise InputError(f"{path}: not found" if not path.exists() else f"{path}: not a file")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: empty file")
+    try:
+        return av.open(str(path), "r")
+    except (av.error.FFmpegError, OSError, UnicodeDecodeError, ValueError) as exc:
+        raise InputError(f"{path}: not a readable video ({describe_error(exc)})") from None
+
+
+def main_video_stream(container: av.container.InputContainer, path: Path) -> av.video.stream.VideoStream:
+    """The first video stream that is not cover art; InputError for audio-only files."""
+    streams = [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
+    if not streams:
+        kinds = sorted({s.type for s in container.streams})
+        raise InputError(f"{path}: no video stream (found {', '.join(kinds) or 'no streams'})")
+    return streams[0]
+
+
+def frame_step(stream: av.video.stream.VideoStream) -> int:
+    """One frame's duration in the stream's time base (for frames that come without one)."""
+    rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+    tb = stream.time_base
+    if rate and tb:
+        return max(1, round(1 / (Fraction(rate) * Fraction(tb))))
+    return 1
+
+
+def estimate_frames(path: Path) -> int | None:
+    """Frames the file announces (for progress only; never trusted for correctness)."""
+    try:
+        with av.open(str(path), "r") as container:
+            stream = main_video_stream(container, path)
+            return announced_frames(container, stream)
+    except Exception:  # noqa: BLE001 - a guess for a progress bar; the real run reports errors
+        return None
+
+
+def announced_frames(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> int | None:
+    if stream.frames:
+        return int(stream.frames)
+    rate = stream.average_rate or stream.guessed_rate
+    if not rate:
+        return None
+    if stream.duration and stream.time_base:
+        return int(round(float(stream.duration * stream.time_base * rate)))
+    if container.duration:
+        return int(round(container.duration / 1_000_000 * float(rate)))
+    return None
+
+
+@dataclass
+class DecodeLog:
+    """What decoding met: frames, damaged packets, an early stop, how far the content went."""
+
+    frames: int = 0
+    errors: int = 0
+    first_error: str | None = None
+    stopped: str | None = None
+    content_end: float | None = None  # seconds: the latest packet end read, any stream
+
+    def saw(self, packet: av.Packet) -> None:
+        if packet.pts is not None and packet.time_base:
+            end = float((packet.pts + (packet.duration or 0)) * packet.time_base)
+            if self.content_end is None or end > self.content_end:
+                self.content_end = end
+
+    def problem(self) -> str | None:
+        if self.stopped:
+            return self.stopped
+        if self.errors:
+            return f"{self.errors} damaged packet(s) skipped, the first at frame {self.first_error}"
+        return None
+
+
+def demux(container: av.container.InputContainer, video: av.video.stream.VideoStream, copied: set[int], log: DecodeLog) -> Iterator[tuple[str, Any]]:
+    """("frame", VideoFrame) and ("packet", Packet) in file order. Damaged video packets are
+    skipped (up to a limit); a demuxer error ends the file early. Both are logged, never raised."""
+    streams = [video] + [s for s in container.streams if s.index in copied]
+    packets = container.demux(streams)
+    consecutive = 0
+    while True:
+        try:
+            packet = next(packets)
+        except StopIteration:
+            break
+        except av.error.FFmpegError as exc:
+            log.stopped = f"reading stopped after frame {log.frames} ({describe_error(exc)})"
+            break
+        # The closing dummy packets carry no stream_index; their .stream is right.
+        if packet.stream.index != video.index:
+            if packet.size:
+                log.saw(packet)
+                yield ("packet", packet)
+            continue
+        if not packet.size:
+            continue  # the decoder is drained below, once
+        log.saw(packet)
+        try:
+            frames = video.decode(packet)
+        except av.error.FFmpegError as exc:
+            log.errors += 1
+            consecutive += 1
+            if log.first_error is None:
+                log.first_error = f"{log.frames + 1} ({describe_error(exc)})"
+            if consecutive > MAX_CONSECUTIVE_DECODE_ERRORS:
+                log.stopped = f"decoding stopped at frame {log.frames + 1} after {consecutive} damaged packets ({describe_error(exc)})"
+                break
+            continue
+        consecutive = 0
+        for frame in frames:
+            log.frames += 1
+            yield ("frame", frame)
+    try:  # frames the decoder still holds (frame threading and B-frames delay them)
+        for frame in video.decode(None):
+            log.frames += 1
+            yield ("frame", frame)
+    except av.error.FFmpegError:
+        pass
+
+
+@dataclass
+class Timing:
+    """Output timestamps: the source's own, repaired only where missing or not increasing."""
+
+    step: int  # one frame, stream time base
+    last_pts: int | None = None
+    fixed: int = 0
+
+    def next(self, frame: av.VideoFrame, time_base: Fraction) -> tuple[int, int]:
+        """(pts, duration) for a frame, strictly increasing even for broken or missing stamps."""
+        pts = frame.pts
+        if pts is not None and frame.time_base is not None and Fraction(frame.time_base) != time_base:
+            pts = round(pts * Fraction(frame.time_base) / time_base)
+        duration = int(frame.duration or 0)
+        if pts is None:
+            pts = 0 if self.last_pts is None else self.last_pts + self.step
+            self.fixed += 1
+        elif self.last_pts is not None and pts <= self.last_pts:
+            pts = self.last_pts + 1
+            self.fixed += 1
+        self.last_pts = pts
+        return pts, duration
+
+
+def incompleteness(
+    log: DecodeLog,
+    container: av.container.InputContainer,
+    video: av.video.stream.VideoStream,
+    copied: set[int],
+    timing: Timing,
+    time_base: Fraction,
+) -> str | None:
+    """Why the decoded video falls short of what the file announces (a truncated or damaged
+    file), or None. Announcements checked: frame count, the video stream's duration, and --
+    when every stream was read -- the container's duration."""
+    problem = log.problem()
+    if problem:
+        return problem
+    frames = log.frames
+    if video.frames and frames < video.frames - max(2, video.frames // 100):
+        return f"only {frames} of the {video.frames} frames the file announces could be decoded (truncated file?)"
+    if video.duration and timing.last_pts is not None:
+        start = video.start_time or 0
+        expected_end = start + video.duration
+        tolerance = max(2 * timing.step, round(Fraction(1, 10) / time_base))
+        if timing.last_pts + timing.step < expected_end - tolerance:
+            stopped = float((timing.last_pts - start) * time_base)
+            lasts = float(video.duration * time_base)
+            return f"the video stops after {frames} frames at {stopped:.2f} s but the file says it lasts {lasts:.2f} s (truncated file?)"
+    every_stream_read = all(s.index == video.index or s.index in copied for s in container.streams)
+    if every_stream_read and container.duration and log.content_end is not None:
+        start = (container.start_time or 0) / 1_000_000
+        announced_end = start + container.duration / 1_000_000
+        tolerance = max(0.1, 2 * float(timing.step * time_base))
+        if log.content_end < announced_end - tolerance:
+            return (
+                f"the file's content stops at {log.content_end - start:.2f} s after {frames} frames but it says it lasts "
+                f"{container.duration / 1_000_000:.2f} s (truncated file?)"
+            )
+    return None

@@ -1,0 +1,169 @@
+"""Getting any RGB or YUV VapourSynth clip into the engine's RGB float and back again.
+
+The engine works on RGB in [0, 1]. RGBS and RGBH clips go to it as they are; every other
+constant-format RGB or YUV clip is converted to RGBS with VapourSynth's own resizer, using the
+matrix, range and chroma location of its first frame (a ``matrix`` argument wins; with no matrix
+at all it is guessed from the frame size the way VapourSynth tools do, and the guess is logged),
+and the result is converted back to the clip's own format, range and frame properties.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import vapoursynth as vs
+
+DIRECT_FORMATS = (vs.RGBS, vs.RGBH)
+
+# Names resize understands, for a ``matrix`` given as a string.
+MATRIX_NAMES = {
+    "rgb": 0,
+    "709": 1,
+    "fcc": 4,
+    "470bg": 5,
+    "170m": 6,
+    "601": 6,
+    "240m": 7,
+    "ycgco": 8,
+    "2020ncl": 9,
+    "2020cl": 10,
+    "chromancl": 12,
+    "chromacl": 13,
+    "ictcp": 14,
+}
+MATRIX_UNSPECIFIED = 2
+_RESERVED_MATRICES = {2, 3}
+
+
+@dataclass(frozen=True)
+class ColorInfo:
+    """How to leave and re-enter the clip's own colour space (YUV only; RGB needs none)."""
+
+    matrix: int | None  # None for RGB clips
+    full_range: bool
+    chromaloc: int | None  # None: let resize use its default (left)
+    guessed_matrix: bool = False
+
+
+def check_clip(clip: object, name: str) -> vs.VideoNode:
+    """The clip itself when the filter can process it; otherwise vs.Error saying why."""
+    if not isinstance(clip, vs.VideoNode):
+        raise vs.Error(f"{name}: clip must be a video clip (vs.VideoNode), got {type(clip).__name__}")
+    fmt = clip.format
+    if fmt is None or fmt.id == 0 or fmt.color_family == vs.UNDEFINED:
+        raise vs.Error(f"{name}: variable-format clips are not supported; convert to one format first")
+    if clip.width == 0 or clip.height == 0:
+        raise vs.Error(f"{name}: variable-size clips are not supported; resize to one size first")
+    if fmt.color_family == vs.GRAY:
+        raise vs.Error(f"{name}: GRAY clips are not supported (the model restores colour images); give an RGB or YUV clip")
+    if fmt.color_family not in (vs.RGB, vs.YUV):
+        raise vs.Error(f"{name}: colour family {fmt.color_family.name} is not supported; give an RGB or YUV clip")
+    if clip.num_frames == 0:
+        raise vs.Error(f"{name}: the clip has no frames")
+    return clip
+
+
+def parse_matrix(matrix: int | str | None, name: str) -> int | None:
+    """A ``matrix`` argument as resize's integer code (H.273 numbering), or None."""
+    if matrix is None:
+        return None
+    if isinstance(matrix, bool):
+        raise vs.Error(f"{name}: matrix must be an int or a name like '709', got {matrix!r}")
+    if isinstance(matrix, str):
+        key = matrix.strip().lower().removeprefix("bt").removeprefix(".")
+        if key.isdigit() and key not in MATRIX_NAMES:
+            matrix = int(key)
+        elif key in MATRIX_NAMES:
+            return MATRIX_NAMES[key]
+        else:
+            raise vs.Error(f"{name}: unknown matrix {matrix!r}; use one of {', '.join(MATRIX_NAMES)} or an int")
+    try:
+        value = int(matrix)
+    except (TypeError, ValueError):
+        raise vs.Error(f"{name}: matrix must be an int or a name like '709', got {matrix!r}") from None
+    if value < 0 or value > 14 or value in _RESERVED_MATRICES or value == 11:
+        raise vs.Error(f"{name}: matrix {value} is not a usable matrix code (0-14 without 2, 3, 11)")
+    return value
+
+
+def guess_matrix(width: int, height: int) -> int:
+    """BT.709 for HD and larger, BT.601 (SMPTE 170M) below, as VapourSynth tools guess."""
+    return 1 if width > 1024 or height > 576 else 6
+
+
+def _log(message: str, level: vs.MessageType = vs.MESSAGE_TYPE_WARNING) -> None:
+    # VapourSynth's log reaches stderr (vspipe) or the host's handler, never stdout.
+    vs.core.log_message(level, message)
+
+
+def color_info(clip: vs.VideoNode, matrix: int | None, name: str) -> ColorInfo:
+    """Read matrix, range and chroma location from the clip's first frame (none is needed for
+    RGBS/RGBH, which go to the engine as they are)."""
+    is_rgb = clip.format.color_family == vs.RGB
+    if clip.format.id in DIRECT_FORMATS:
+        return ColorInfo(matrix=None, full_range=True, chromaloc=None)
+    try:
+        props = clip.get_frame(0).props
+    except vs.Error as exc:
+        raise vs.Error(f"{name}: could not read the first frame to learn its colour properties ({exc})") from None
+    full_range = is_rgb  # untagged: RGB is full range, YUV limited ("TV") range
+    if "_Range" in props:
+        full_range = int(props["_Range"]) == int(vs.RANGE_FULL)
+    if is_rgb:
+        return ColorInfo(matrix=None, full_range=full_range, chromaloc=None)
+    chromaloc = int(props["_ChromaLocation"]) if "_ChromaLocation" in props else None
+    guessed = False
+    if matrix == 0:
+        raise vs.Error(f"{name}: matrix 0 (rgb) cannot describe a YUV clip; give its YUV matrix, e.g. '709'")
+    if matrix is None:
+        tagged = int(props.get("_Matrix", MATRIX_UNSPECIFIED))
+        if tagged in _RESERVED_MATRICES or tagged == 0:
+            matrix = guess_matrix(clip.width, clip.height)
+            guessed = True
+            label = "BT.709" if matrix == 1 else "BT.601 (170m)"
+            _log(
+                f"{name}: the clip has no usable _Matrix frame property; guessing {label} from the "
+                f"frame size {clip.width}x{clip.height}. Pass matrix=... to choose."
+            )
+        else:
+            matrix = tagged
+    return ColorInfo(matrix=matrix, full_range=full_range, chromaloc=chromaloc, guessed_matrix=guessed)
+
+
+def to_engine_rgb(clip: vs.VideoNode, info: ColorInfo) -> vs.VideoNode:
+    """The clip as RGBS (or as it is when already RGBS/RGBH)."""
+    if clip.format.id in DIRECT_FORMATS:
+        return clip
+    core = vs.core
+    if clip.format.color_family == vs.RGB:
+        return core.resize.Point(clip, format=vs.RGBS, range_in_s="full" if info.full_range else "limited",
+                                 range_s="full")
+    kwargs: dict[str, object] = {
+        "format": vs.RGBS,
+        "matrix_in": info.matrix,
+        "range_in_s": "full" if info.full_range else "limited",
+    }
+    if info.chromaloc is not None:
+        kwargs["chromaloc_in"] = info.chromaloc
+    return core.resize.Bicubic(clip, **kwargs)
+
+
+def from_engine_rgb(rgb: vs.VideoNode, original: vs.VideoNode, info: ColorInfo) -> vs.VideoNode:
+    """``rgb`` back in ``original``'s format and range, each frame carrying the original frame's
+    properties (so _Matrix, _Range, _ChromaLocation, durations and user props are kept)."""
+    if original.format.id in DIRECT_FORMATS:
+        return rgb
+    core = vs.core
+    fmt = original.format.id
+    if original.format.color_family == vs.RGB:
+        back = core.resize.Point(rgb, format=fmt, range_in_s="full", range_s="full" if info.full_range else "limited")
+    else:
+        kwargs: dict[str, object] = {
+            "format": fmt,
+            "matrix": info.matrix,
+            "range_s": "full" if info.full_range else "limited",
+        }
+        if info.chromaloc is not None:
+            kwargs["chromaloc"] = info.chromaloc
+        back = core.resize.Bicubic(rgb, **kwargs)
+    return core.std.CopyFrameProps(back, original)

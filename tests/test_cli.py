@@ -1,0 +1,235 @@
+"""The ``mprnet-vs restore`` and ``presets`` commands: folders, resume, refusals, exit codes,
+interruption (real signals to a real process) and progress."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from mprnet_vs.cli import main
+from mprnet_vs.progress import Progress
+from test_video import decoded, make_clip
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def hidden(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob(".*")]
+
+
+def restore(*args: object, weights: Path) -> list[str]:
+    return ["restore", *map(str, args), "--weights", str(weights), "--device", "cpu", "--tile", "0"]
+
+
+@pytest.fixture
+def library(tmp_path: Path) -> Path:
+    """A folder of inputs: videos, a photo, a sub-folder with awkward names, a broken file
+    and a file that is not media at all."""
+    folder = tmp_path / "in"
+    (folder / "sub dir").mkdir(parents=True)
+    make_clip(folder / "clip.mkv", codec="ffv1", frames=3)
+    make_clip(folder / "sub dir" / "vidéo ü 2.mp4", frames=3, audio=("aac",))
+    assert cv2.imwrite(str(folder / "photo.png"), np.full((24, 32, 3), 120, np.uint8))
+    (folder / "broken.mp4").write_bytes(b"this is not a video" * 100)
+    (folder / "notes.txt").write_text("not media", encoding="utf-8")
+    return folder
+
+
+def test_folder_run_with_a_bad_file_then_rerun_skips(library: Path, tmp_path: Path, tiny_weights: Path, capsys) -> None:
+    out = tmp_path / "out"
+    before = {p: digest(p) for p in library.rglob("*") if p.is_file()}
+    code = main(restore(library, "-o", out, weights=tiny_weights))
+    captured = capsys.readouterr()
+    assert code == 1
+    restored = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    assert restored == ["clip.mkv", "photo.png", "sub dir/vidéo ü 2.mp4"]
+    assert len(decoded(out / "sub dir" / "vidéo ü 2.mp4")) == 3
+    errors = [line for line in captured.err.splitlines() if "error:" in line]
+    assert len(errors) == 1 and "broken.mp4" in errors[0] and "not a readable video" in errors[0]
+    assert "Traceback" not in captured.err
+    assert "summary: 3 restored, 0 skipped, 1 failed" in captured.err
+    assert {p: digest(p) for p in before} == before  # inputs never modified
+    assert not hidden(out)
+
+    stamps = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+    code = main(restore(library, "-o", out, weights=tiny_weights))
+    captured = capsys.readouterr()
+    assert code == 1  # the broken file still fails
+    assert captured.out.count("skipped ") == 3
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
+
+    code = main(restore(library / "clip.mkv", "-o", out / "clip.mkv", "--overwrite", weights=tiny_weights))
+    assert code == 0 and out.joinpath("clip.mkv").stat().st_mtime_ns != stamps[out / "clip.mkv"]
+
+
+def test_single_files_and_debug_tracebacks(tmp_path: Path, tiny_weights: Path, capsys) -> None:
+    clip = make_clip(tmp_path / "a b.mkv", codec="ffv1", frames=2)
+    assert main(restore(clip, "-o", tmp_path / "out" / "x.mp4", "--quiet", weights=tiny_weights)) == 0
+    assert capsys.readouterr().out == ""  # --quiet
+    assert len(decoded(tmp_path / "out" / "x.mp4")) == 2
+
+    bad = tmp_path / "bad.mkv"
+    bad.write_bytes(os.urandom(3000))
+    assert main(restore(bad, "-o", tmp_path / "bad_out.mkv", weights=tiny_weights)) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") >= 1 and "bad.mkv" in err and "Traceback" not in err
+    assert main([*restore(bad, "-o", tmp_path / "bad_out.mkv", weights=tiny_weights), "--debug"]) == 1
+    assert "Traceback" in capsys.readouterr().err
+    assert not (tmp_path / "bad_out.mkv").exists() and not hidden(tmp_path)
+
+
+def test_output_that_is_an_input_is_refused(library: Path, tmp_path: Path, tiny_weights: Path, capsys) -> None:
+    clip = library / "clip.mkv"
+    before = digest(clip)
+    assert main(restore(clip, "-o", clip, "--overwrite", weights=tiny_weights)) == 2
+    assert main(restore(clip, "-o", library / "." / "clip.mkv", weights=tiny_weights)) == 2
+    assert main(restore(library, "-o", library, weights=tiny_weights)) == 2
+    err = capsys.readouterr().err
+    assert err.count("refusing to overwrite an input") == 3
+    assert digest(clip) == before and not hidden(library)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["missing.mkv", "-o", "x.mkv"],
+        ["{clip}", "-o", "x.mkv", "--tile", "big"],
+        ["{clip}", "-o", "x.mkv", "--codec", "no-such-codec"],
+        ["{clip}", "-o", "x.mkv", "--encoder-opt", "nonsense=1"],
+        ["{clip}", "-o", "x.mkv", "--codec", "ffv1", "--crf", "10"],
+        ["{clip}", "-o", "x.mkv", "--preset", "warp-speed"],
+        ["{clip}", "-o", "x.png"],
+        ["{clip}", "-o", "noextension"],
+    ],
+)
+def test_usage_errors_exit_2(tmp_path: Path, tiny_weights: Path, args: list[str], capsys) -> None:
+    clip = make_clip(tmp_path / "clip.mkv", codec="ffv1", frames=1)
+    argv = [a.format(clip=clip) for a in args]
+    argv = [str(tmp_path / a) if a in ("x.mkv", "x.png", "noextension") else a for a in argv]
+    assert main(["restore", *argv, "--task", "derain", "--weights", str(tiny_weights), "--device", "cpu"]) == 2
+    assert not list(tmp_path.glob("x*")) and not (tmp_path / "noextension").exists()
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_task_or_weights_required(tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "clip.mkv", codec="ffv1", frames=1)
+    assert main(["restore", str(clip), "-o", str(tmp_path / "x.mkv")]) == 2
+
+
+def test_unwritable_output_folder_fails_that_file(tmp_path: Path, tiny_weights: Path, capsys) -> None:
+    clip = make_clip(tmp_path / "clip.mkv", codec="ffv1", frames=1)
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x", encoding="utf-8")
+    assert main(restore(clip, "-o", blocker / "sub" / "out.mkv", weights=tiny_weights)) == 1
+    err = capsys.readouterr().err
+    assert "clip.mkv" in err and "Traceback" not in err
+
+
+def test_presets_command_lists_profiles(capsys) -> None:
+    assert main(["presets"]) == 0
+    out = capsys.readouterr().out
+    for task in ("derain", "deblur", "denoise"):
+        assert task in out
+    assert "fast" in out and "quality" in out and "stages 1" in out and "stages 3" in out
+    assert main(["presets", "--task", "deblur"]) == 0
+    assert "derain" not in capsys.readouterr().out
+
+
+def test_progress_draws_only_on_a_terminal() -> None:
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    screen = Terminal()
+    progress = Progress(2, 20, stream=screen, interval=0)
+    progress.start_file("a.mkv", 10)
+    progress.update(5, 10)
+    line = screen.getvalue().split("\r")[-1]
+    assert "[1/2] a.mkv" in line and "5/10 frames" in line and "fps" in line and "ETA" in line and "all 5/20" in line
+    progress.end_file(10)
+
+    pipe = io.StringIO()
+    quiet = Progress(1, 10, stream=pipe, interval=0)
+    quiet.start_file("a.mkv", 10)
+    quiet.update(10, 10)
+    assert pipe.getvalue() == ""
+
+
+# --- interruption: a real process and real signals --------------------------------------------
+
+
+def _start(args: list[str]) -> subprocess.Popen:
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+    return subprocess.Popen(
+        [sys.executable, "-m", "mprnet_vs", *args], cwd=ROOT, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def _wait_for(condition, process: subprocess.Popen, timeout: float = 60) -> None:  # noqa: ANN001
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert process.poll() is None, f"finished before it could be interrupted: {process.communicate()}"
+        assert time.monotonic() < deadline, "timed out waiting for the run to start"
+        time.sleep(0.05)
+
+
+def test_ctrl_c_leaves_nothing_at_the_output(tmp_path: Path, tiny_weights: Path) -> None:
+    source = make_clip(tmp_path / "long.mkv", codec="ffv1", size=(128, 96), frames=120, audio=("flac",))
+    before = digest(source)
+    out = tmp_path / "out"
+    process = _start(restore(source, "-o", out / "long.mp4", weights=tiny_weights))
+    _wait_for(lambda: out.is_dir() and any(out.iterdir()), process)
+    time.sleep(0.5)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    assert list(out.iterdir()) == []  # no output, no temporary file
+    assert digest(source) == before
+
+
+def test_sigterm_in_a_folder_run_then_rerun_finishes_the_rest(tmp_path: Path, tiny_weights: Path, capsys) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    make_clip(folder / "a_short.mkv", codec="ffv1", frames=2)
+    make_clip(folder / "b_long.mkv", codec="ffv1", size=(128, 96), frames=60)
+    before = {p: digest(p) for p in folder.iterdir()}
+    out = tmp_path / "out"
+    process = _start(restore(folder, "-o", out, weights=tiny_weights))
+    _wait_for(lambda: (out / "a_short.mkv").exists() and any(p.name.startswith(".b_long") for p in out.iterdir()), process)
+    time.sleep(0.5)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 143, err
+    assert sorted(p.name for p in out.iterdir()) == ["a_short.mkv"]
+    finished = (out / "a_short.mkv").stat().st_mtime_ns
+
+    assert main(restore(folder, "-o", out, weights=tiny_weights)) == 0
+    assert "skipped" in capsys.readouterr().out
+    assert (out / "a_short.mkv").stat().st_mtime_ns == finished  # not redone
+    assert len(decoded(out / "b_long.mkv")) == 60
+    assert {p: digest(p) for p in folder.iterdir()} == before and not hidden(out)

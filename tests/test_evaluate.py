@@ -1,0 +1,106 @@
+"""Evaluation: PSNR/SSIM against hand computations, and the evaluate command end to end."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mprnet_vs.cli import main
+from mprnet_vs.degrade import degrade, to_uint8
+from mprnet_vs.errors import InputError
+from mprnet_vs.training.data import read_rgb, write_rgb
+from mprnet_vs.training.metrics import psnr, ssim, to_y
+
+
+def hand_psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return 10 * math.log10(255**2 / mse)
+
+
+def test_psnr_of_a_known_error():
+    a = np.zeros((16, 16, 3), np.uint8)
+    b = a + 5
+    assert psnr(a, b) == pytest.approx(10 * math.log10(255**2 / 25))
+    assert psnr(a, a) == math.inf
+    b[0, 0, 0] = 255  # one outlier: mse = (25 * (768 - 1) + 255^2) / 768
+    assert psnr(a, b) == pytest.approx(10 * math.log10(255**2 / ((25 * 767 + 255**2) / 768)))
+
+
+def test_y_channel_is_bt601_luma():
+    white, black = np.full((4, 4, 3), 255, np.uint8), np.zeros((4, 4, 3), np.uint8)
+    assert to_y(white)[0, 0] == pytest.approx(235.0, abs=0.01)
+    assert to_y(black)[0, 0] == pytest.approx(16.0)
+    green = black.copy()
+    green[..., 1] = 255
+    # only luma counts: a pure green error is 128.553 in Y
+    assert psnr(black, green, y_channel=True) == pytest.approx(10 * math.log10(255**2 / 128.553**2))
+
+
+def test_ssim_of_flat_images_matches_the_formula():
+    c1 = (0.01 * 255) ** 2
+    a, b = np.full((32, 32, 3), 100, np.uint8), np.full((32, 32, 3), 120, np.uint8)
+    # flat: variances and covariance vanish, SSIM = (2 mu_a mu_b + C1) / (mu_a^2 + mu_b^2 + C1)
+    assert ssim(a, b) == pytest.approx((2 * 100 * 120 + c1) / (100**2 + 120**2 + c1), rel=1e-6)
+    rng = np.random.default_rng(0)
+    img = (rng.random((40, 40, 3)) * 255).astype(np.uint8)
+    assert ssim(img, img) == pytest.approx(1.0)
+    noisy = np.clip(img + rng.normal(0, 40, img.shape), 0, 255).astype(np.uint8)
+    assert 0 < ssim(img, noisy) < 0.9
+    with pytest.raises(InputError):
+        psnr(img, img[:20])
+
+
+@pytest.fixture(scope="module")
+def clean_dir(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("clean")
+    yy, xx = np.mgrid[0:48, 0:64].astype(np.float32)
+    for i in range(2):
+        img = np.stack([xx / 64, yy / 48, 0.5 + 0.3 * np.sin((xx + 7 * i) / 6)], -1)
+        write_rgb(folder / f"c{i}.png", to_uint8(img))
+    return folder
+
+
+def test_evaluate_command_numbers_match_a_hand_computation(clean_dir, tmp_path, tiny_weights, capsys):
+    saved = tmp_path / "saved"
+    code = main(["evaluate", "--task", "denoise", "--weights", str(tiny_weights), "--clean", str(clean_dir),
+                 "--degrade", "noise:sigma=25", "--seed", "3", "--device", "cpu", "--save", str(saved), "--json"])
+    assert code == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [r["name"] for r in report["images"]] == ["c0.png", "c1.png"]
+    for row in report["images"]:
+        stem = Path(row["name"]).stem
+        clean = read_rgb(clean_dir / row["name"])
+        bad, restored = read_rgb(saved / f"{stem}_degraded.png"), read_rgb(saved / f"{stem}_restored.png")
+        assert row["input"]["psnr"] == pytest.approx(hand_psnr(bad, clean), abs=1e-9)
+        assert row["output"]["psnr"] == pytest.approx(hand_psnr(restored, clean), abs=1e-9)
+        assert row["input"]["psnr"] == pytest.approx(20.6, abs=1.0)  # sigma 25 on an unclipped image
+    mean = report["mean"]["output"]["psnr"]
+    assert mean == pytest.approx(np.mean([r["output"]["psnr"] for r in report["images"]]))
+    # the degraded image is the recipe applied with the documented per-image seed
+    expected = to_uint8(degrade(read_rgb(clean_dir / "c1.png"), "noise:sigma=25", np.random.default_rng([3, 1])))
+    np.testing.assert_array_equal(read_rgb(saved / "c1_degraded.png"), expected)
+
+
+def test_evaluate_pairs_and_table(clean_dir, tmp_path, tiny_weights, capsys):
+    pairs = tmp_path / "pairs"
+    (pairs / "degraded").mkdir(parents=True)
+    (pairs / "clean").mkdir()
+    for p in clean_dir.iterdir():
+        img = read_rgb(p)
+        write_rgb(pairs / "clean" / p.name, img)
+        write_rgb(pairs / "degraded" / p.name, to_uint8(degrade(img, "blur", 0)))
+    assert main(["evaluate", "--task", "deblur", "--weights", str(tiny_weights), "--pairs", str(pairs), "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert "PSNR RGB" in out and "PSNR Y" in out and "mean" in out and "c0.png" in out
+
+
+def test_evaluate_command_errors(clean_dir, tiny_weights, capsys):
+    assert main(["evaluate", "--task", "denoise", "--weights", str(tiny_weights), "--clean", str(clean_dir)]) == 1
+    assert "--degrade" in capsys.readouterr().err
+    assert main(["evaluate", "--task", "denoise", "--weights", str(tiny_weights), "--clean", str(clean_dir),
+                 "--degrade", "snow"]) == 1
+    assert "snow" in capsys.readouterr().err

@@ -1,0 +1,187 @@
+"""Training: the released loss, the schedule, the data pipeline, one step, checkpoints and resume."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from mprnet_vs.cli import main
+from mprnet_vs.engine import Restorer
+from mprnet_vs.errors import PresetError
+from mprnet_vs.training.data import PairSource, augment, write_rgb
+from mprnet_vs.training.losses import EdgeLoss, MPRNetLoss, charbonnier
+from mprnet_vs.training.trainer import Trainer, export_model, learning_rate, load_config
+from mprnet_vs.weights import load_model
+
+TINY_YAML = Path(__file__).resolve().parent.parent / "presets" / "train" / "tiny.yaml"
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory) -> Path:
+    """A few small textured RGB images to train on."""
+    folder = tmp_path_factory.mktemp("photos")
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:80, 0:96].astype(np.float32)
+    for i in range(3):
+        img = np.stack([np.sin(xx / (3 + i)) * 0.3 + 0.5, yy / 80, np.cos((xx + yy) / (4 + i)) * 0.3 + 0.5], -1)
+        img += rng.normal(0, 0.03, img.shape)
+        write_rgb(folder / f"p{i}.png", np.clip(img * 255, 0, 255).astype(np.uint8))
+    return folder
+
+
+def tiny_config(photos: Path, output: Path, **overrides):
+    return load_config(TINY_YAML, clean=photos, output=output, **overrides)
+
+
+def test_charbonnier_matches_hand_computation():
+    x, y = torch.tensor([0.0, 0.5, 1.0]), torch.tensor([0.1, 0.5, 0.7])
+    expected = np.mean(np.sqrt(np.array([0.1, 0.0, 0.3]) ** 2 + 1e-6))
+    assert abs(float(charbonnier(x, y)) - expected) < 1e-6
+
+
+def test_edge_loss_sees_detail_not_flat_offsets():
+    edge = EdgeLoss()
+    flat = torch.full((1, 3, 32, 32), 0.3)
+    # away from the border (where zero insertion meets replicate padding, as in the released code)
+    # a flat image has no band-pass detail
+    assert float(edge.laplacian(flat)[..., 4:-4, 4:-4].abs().max()) < 1e-6
+    textured = flat.clone()
+    textured[..., ::2, :] += 0.2
+    assert float(edge(flat, textured)) > 0.05
+    assert float(edge(flat, flat + 0.2)) < 0.3 * float(edge(flat, textured))
+
+
+def test_loss_sums_all_stages():
+    target = torch.rand(1, 3, 16, 16)
+    outs = [target + 0.1, target + 0.2, target]
+    loss = MPRNetLoss()
+    one = [float(loss([o], target)) for o in outs]
+    assert abs(float(loss(outs, target)) - sum(one)) < 1e-5
+
+
+def test_schedule_warms_up_then_decays_to_min(photos, tmp_path):
+    c = tiny_config(photos, tmp_path, iterations=100, warmup=10, lr=2e-4, min_lr=1e-6)
+    lrs = [learning_rate(c, i) for i in range(100)]
+    assert lrs[0] == pytest.approx(2e-5) and lrs[9] == pytest.approx(2e-4)
+    assert all(a >= b for a, b in zip(lrs[9:], lrs[10:]))
+    assert learning_rate(c, 100) == pytest.approx(1e-6)
+
+
+def test_eight_augmentations_are_distinct_and_shared_by_the_pair():
+    img = np.arange(2 * 2 * 1, dtype=np.float32).reshape(2, 2, 1) + np.zeros((2, 2, 3), np.float32)
+    outs = [augment([img, img + 10], m) for m in range(8)]
+    assert len({o[0].tobytes() for o in outs}) == 8
+    for a, b in outs:
+        np.testing.assert_array_equal(a + 10, b)
+
+
+def test_batches_are_reproducible_and_degraded(photos):
+    source = PairSource.from_clean_folder(photos, "noise:sigma=25")
+    bad, good = source.batch(seed=1, iteration=5, size=2, patch=32)
+    bad2, good2 = source.batch(seed=1, iteration=5, size=2, patch=32)
+    assert bad.shape == good.shape == (2, 3, 32, 32)
+    assert torch.equal(bad, bad2) and torch.equal(good, good2)
+    assert abs(float((bad - good).std()) * 255 - 25) < 4
+    assert not torch.equal(source.batch(1, 6, 2, 32)[1], good)
+
+
+def test_paired_folders(photos, tmp_path):
+    degraded = tmp_path / "degraded"
+    degraded.mkdir()
+    for p in photos.iterdir():
+        write_rgb(degraded / p.name, np.zeros((80, 96, 3), np.uint8))
+    bad, good = PairSource.from_pairs(degraded, photos).batch(0, 0, 2, 32)
+    assert float(bad.abs().max()) == 0 and float(good.mean()) > 0.1
+
+
+def test_one_step_lowers_the_loss(photos, tmp_path):
+    trainer = Trainer(tiny_config(photos, tmp_path, lr=5e-4, warmup=1), log=open("/dev/null", "w"))
+    c = trainer.config
+    degraded, clean = trainer.data.batch(c.seed, 0, c.batch, c.patch)
+    with torch.no_grad():
+        before = float(trainer.loss_fn(trainer.model.forward_stages(degraded, 3), clean))
+    trainer.step()
+    with torch.no_grad():
+        after = float(trainer.loss_fn(trainer.model.forward_stages(degraded, 3), clean))
+    assert after < before
+
+
+def test_checkpoint_loads_everywhere_and_resume_matches_straight_run(photos, tmp_path):
+    quiet = open("/dev/null", "w")
+    straight = Trainer(tiny_config(photos, tmp_path / "a", iterations=3), log=quiet).run()
+    Trainer(tiny_config(photos, tmp_path / "b", iterations=2), log=quiet).run()
+    resumed = Trainer(tiny_config(photos, tmp_path / "b", iterations=3), log=quiet)
+    assert resumed.iteration == 2
+    resumed.run()
+    raw = torch.load(straight, weights_only=True)
+    assert set(raw) >= {"state_dict", "epoch", "optimizer"} and raw["epoch"] == 3
+    a, b = load_model(straight), load_model(tmp_path / "b" / "last.pth")
+    for key, value in a.state_dict().items():
+        torch.testing.assert_close(value, b.state_dict()[key], rtol=1e-5, atol=1e-6)
+
+    img = (np.random.default_rng(0).random((40, 56, 3)) * 255).astype(np.uint8)
+    want = Restorer("denoise", weights=straight, device="cpu").restore(img)
+    x = torch.from_numpy(img).permute(2, 0, 1)[None].float() / 255
+    x = torch.nn.functional.pad(x, (0, 0, 0, 0), mode="reflect")
+    with torch.no_grad():
+        direct = a(x, stages=3).clamp(0, 1)[0].permute(1, 2, 0).numpy()
+    assert np.abs(want.astype(np.float32) / 255 - direct).max() <= 1 / 255 + 1e-4
+
+    vs = pytest.importorskip("vapoursynth")
+    from mprnet_vs.vs_filters import denoise
+
+    clip = vs.core.std.BlankClip(width=56, height=40, format=vs.RGBS, length=1)
+    frame = vs.core.std.ModifyFrame(clip, clip, lambda n, f: _fill(f.copy(), img))
+    got = denoise(frame, weights=straight, device="cpu").get_frame(0)
+    got = np.stack([np.asarray(got[p]) for p in range(3)], -1)
+    expected = Restorer("denoise", weights=straight, device="cpu").restore(img.astype(np.float32) / 255)
+    np.testing.assert_allclose(got, expected, atol=1e-4)
+
+    shipped = export_model(straight, tmp_path / "small.pth")
+    assert shipped.stat().st_size < 0.6 * straight.stat().st_size
+    small = load_model(shipped)
+    with torch.no_grad():
+        assert (small(x, stages=3) - a(x, stages=3)).abs().max() < 5e-3
+
+
+def _fill(frame, img: np.ndarray):
+    for p in range(3):
+        np.copyto(np.asarray(frame[p]), img[..., p].astype(np.float32) / 255)
+    return frame
+
+
+def test_fine_tuning_starts_from_the_given_checkpoint(photos, tmp_path, tiny_weights):
+    trainer = Trainer(_init_config(photos, tmp_path, tiny_weights), log=open("/dev/null", "w"))
+    start = load_model(tiny_weights)
+    for key, value in start.state_dict().items():
+        torch.testing.assert_close(trainer.model.state_dict()[key], value)
+
+
+def _init_config(photos: Path, output: Path, init: Path):
+    c = tiny_config(photos, output, init=init)
+    c.model = {}  # the architecture comes from the checkpoint
+    return c
+
+
+def test_config_errors_are_clear(tmp_path, photos):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("task: denoise\noutput: x\ndata: {clean: y, pach: 64}\n")
+    with pytest.raises(PresetError, match="pach"):
+        load_config(bad)
+    bad.write_text("task: paint\noutput: x\ndata: {clean: y}\n")
+    with pytest.raises(PresetError, match="task"):
+        load_config(bad)
+    with pytest.raises(PresetError, match="no such"):
+        load_config(tmp_path / "missing.yaml")
+
+
+def test_train_command(photos, tmp_path, capsys):
+    code = main(["train", "--config", str(TINY_YAML), "--data", str(photos), "--output", str(tmp_path / "run"),
+                 "--iterations", "2", "--export", str(tmp_path / "m.pth")])
+    out = capsys.readouterr().out
+    assert code == 0 and "loss" in out and "lr" in out
+    assert load_model(tmp_path / "m.pth").config.n_feat == 8
+    assert main(["train", "--config", str(tmp_path / "nope.yaml")]) == 1
