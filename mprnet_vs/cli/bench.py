@@ -35,7 +35,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stages", type=int, nargs="+", choices=(1, 2, 3), default=[3])
     parser.add_argument("--precision", nargs="+", default=["auto"], choices=("auto", "fp32", "fp16", "bf16"))
     parser.add_argument("--batch", type=int, nargs="+", default=[1])
-    parser.add_argument("--resolution", nargs="+", default=["720p"], choices=sorted(RESOLUTIONS))
+    parser.add_argument(
+        "--resolution", nargs="+", default=["720p"], type=_resolution,
+        help=f"{', '.join(RESOLUTIONS)} or WIDTHxHEIGHT",
+    )
     parser.add_argument("--tile", type=int, default=0, help=f"tile size (0 = whole frame; 4k uses {DEFAULT_4K_TILE} when 0)")
     parser.add_argument("--overlap", type=int, default=32)
     parser.add_argument("--device", default=None)
@@ -46,6 +49,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--video", action="store_true", help="also time the video pipeline end to end")
     parser.add_argument("--video-frames", type=int, default=24)
     parser.add_argument("--json", type=Path, help="write every measurement to this JSON file")
+
+
+def _resolution(text: str) -> str:
+    from ..bench.runner import RESOLUTIONS
+
+    if text.lower() in RESOLUTIONS:
+        return text.lower()
+    width, sep, height = text.lower().partition("x")
+    if not (sep and width.isdigit() and height.isdigit() and int(width) > 0 and int(height) > 0):
+        raise argparse.ArgumentTypeError(f"{text!r} is neither one of {', '.join(RESOLUTIONS)} nor WIDTHxHEIGHT")
+    return f"{int(width)}x{int(height)}"
+
+
+def _size(resolution: str) -> tuple[int, int]:
+    """(height, width) of a resolution name or WIDTHxHEIGHT."""
+    from ..bench.runner import RESOLUTIONS
+
+    if resolution in RESOLUTIONS:
+        return RESOLUTIONS[resolution]
+    width, height = resolution.split("x")
+    return int(height), int(width)
 
 
 def _weights_path(args: argparse.Namespace, scratch: Path) -> tuple[Path, str]:
@@ -68,13 +92,13 @@ def _device_name(device: torch.device) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..bench.runner import RESOLUTIONS, measure_engine, measure_released_way, psnr
+    from ..bench.runner import measure_engine, measure_released_way, psnr
 
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
         path, origin = _weights_path(args, Path(scratch))
         for resolution in args.resolution:
-            height, width = RESOLUTIONS[resolution]
+            height, width = _size(resolution)
             tile = args.tile or (DEFAULT_4K_TILE if resolution == "4k" else 0)
             for stages in args.stages:
                 reference = None
@@ -117,16 +141,19 @@ def rows_released(rows: list, resolution: str, stages: int) -> float | None:
 
 
 def _video_rate(restorer: Restorer, height: int, width: int, frames: int, scratch: Path, model_only) -> dict:
-    """End-to-end rate of the video pipeline (decode, restore, encode) on a generated clip."""
+    """End-to-end rate of the video pipeline (decode, convert, restore, encode with x264
+    ``veryfast``) on a generated lossless clip, against the model-only rate."""
     import time
 
-    from ..video import make_test_clip, restore_video
+    from ..clips import make_test_clip
+    from ..video import VideoOptions, restore_video
 
     src = scratch / f"bench-{height}p.mkv"
     dst = scratch / f"bench-{height}p-out.mkv"
+    dst.unlink(missing_ok=True)
     make_test_clip(src, width=width, height=height, frames=frames)
     start = time.perf_counter()
-    restore_video(src, dst, restorer)
+    restore_video(src, dst, restorer, VideoOptions(codec="libx264", encoder_options={"preset": "veryfast"}))
     seconds = time.perf_counter() - start
     fps = frames / seconds
     return {"video_fps": fps, "video_vs_model_only": fps / model_only.frames_per_second}
