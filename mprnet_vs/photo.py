@@ -8,7 +8,10 @@ safe_output so a partial file never sits at the target path.
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +49,22 @@ class PhotoReport:
         return f"{self.width}x{self.height} {self.layout} ({self.seconds:.1f} s)"
 
 
+_cv_log_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _quiet_opencv() -> Iterator[None]:
+    """OpenCV's codecs print their own warnings (``[ WARN:0] ... PNG input buffer is
+    incomplete``) straight to stderr; the InputError raised here already says what is wrong,
+    so they are silenced while a file is decoded or encoded."""
+    with _cv_log_lock:
+        previous = cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+        try:
+            yield
+        finally:
+            cv2.utils.logging.setLogLevel(previous)
+
+
 def read_photo(path: Path) -> np.ndarray:
     """The image as OpenCV stores it (BGR / BGRA / gray, native depth). JPEGs are read with
     their EXIF orientation applied, since the written file carries no EXIF to rotate it."""
@@ -56,9 +75,10 @@ def read_photo(path: Path) -> np.ndarray:
     if data.size == 0:
         raise InputError(f"{path}: empty file")
     flags = cv2.IMREAD_ANYCOLOR | cv2.IMREAD_ANYDEPTH if path.suffix.lower() in NO_ALPHA else cv2.IMREAD_UNCHANGED
-    image = cv2.imdecode(data, flags)
+    with _quiet_opencv():
+        image = cv2.imdecode(data, flags)
     if image is None or image.size == 0:
-        raise InputError(f"{path}: not a readable image")
+        raise InputError(f"{path}: not a readable image (damaged, truncated or not a picture)")
     return image
 
 
@@ -142,7 +162,8 @@ def restore_photo(source: str | Path, target: str | Path, restorer: Any) -> Phot
         out = bgr if alpha is None else np.dstack([bgr, alpha.astype(bgr.dtype)])
 
     suffix = target.suffix.lower()
-    ok, encoded = cv2.imencode(suffix, np.ascontiguousarray(out), QUALITY.get(suffix, []))
+    with _quiet_opencv():
+        ok, encoded = cv2.imencode(suffix, np.ascontiguousarray(out), QUALITY.get(suffix, []))
     if not ok:
         raise InputError(f"{target}: OpenCV could not encode a {out.dtype} image with {out.shape[-1] if out.ndim == 3 else 1} channel(s) as {suffix}")
     with atomic_output(target) as temp:

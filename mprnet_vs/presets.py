@@ -26,6 +26,9 @@ PROFILE_KEYS = (*SETTING_KEYS, "description")
 FILE_KEYS = ("task", "default", "profiles", "description")
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 YAML_SUFFIXES = (".yaml", ".yml")
+# Frames or tiles per forward pass. Far above what any GPU fits for real frames, low enough
+# that a typo (batch=100000) fails at once instead of holding a whole video in memory.
+MAX_BATCH = 256
 
 TileSetting = int | str  # an int >= 0 (0 = whole frame) or "auto"
 
@@ -95,8 +98,8 @@ def check_value(key: str, value: Any, where: str) -> Any:
     if key == "batch":
         if isinstance(value, str) and value.strip().isdigit():
             value = int(value.strip())
-        if not _is_int(value) or value < 1:
-            raise bad("an integer >= 1")
+        if not _is_int(value) or value < 1 or value > MAX_BATCH:
+            raise bad(f"an integer >= 1 and <= {MAX_BATCH}")
         return value
     if key == "precision":
         if not isinstance(value, str) or value.strip().lower() not in PRECISIONS:

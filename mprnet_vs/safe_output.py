@@ -25,7 +25,9 @@ def temp_path_for(target: Path) -> Path:
     shortened if the name would pass the usual 255-byte limit)."""
     token = secrets.token_hex(4)
     stem = target.stem
-    while stem and len(f".{stem}{TEMP_MARK}{token}{target.suffix}".encode()) > 255:
+    # Measured as the file system sees the name (os.fsencode keeps undecodable bytes of
+    # non-UTF-8 names as they are instead of failing on them).
+    while stem and len(os.fsencode(f".{stem}{TEMP_MARK}{token}{target.suffix}")) > 255:
         stem = stem[:-1]
     return target.with_name(f".{stem}{TEMP_MARK}{token}{target.suffix}")
 

@@ -421,13 +421,24 @@ def _write(source: _Source, conversion: _Conversion, temp: Path, restorer: Any, 
                 f"{target}: encoder {options.codec} refused the video ({conversion.pix_fmt}, time base "
                 f"{source.time_base}): {describe_error(exc)}"
             ) from None
+        try:
+            output.start_encoding()  # the header now: a container that refuses the video says so before any work
+        except (av.error.FFmpegError, ValueError) as exc:
+            raise InputError(
+                f"{target}: {output.format.name} files cannot hold this video ({options.codec}, {conversion.pix_fmt}): "
+                f"{describe_error(exc)}; choose another --codec or extension"
+            ) from None
         pipeline.start(source.rest(streams), conversion, timing, source.time_base, output, video_out, streams)
         pipeline.run(conversion.to_rgb, conversion.from_rgb, source.total)
+        output.close()
+    except av.error.FFmpegError as exc:  # encoding or writing failed (disk full, muxer refusal, ...)
+        pipeline.shutdown()
+        _close_quietly(output)
+        raise InputError(f"{target}: encoding or writing failed ({describe_error(exc)})") from None
     except BaseException:
         pipeline.shutdown()
         _close_quietly(output)
         raise
-    output.close()
     report.frames = pipeline.written
     if conversion.reader.resized:
         report.notes.append(f"{conversion.reader.resized} frame(s) changed size mid-stream and were scaled to {report.width}x{report.height}")

@@ -34,6 +34,8 @@ def open_input(path: Path) -> av.container.InputContainer:
         raise InputError(f"{path}: empty file")
     try:
         return av.open(str(path), "r")
+    except av.error.EOFError:
+        raise InputError(f"{path}: no video data (the file ends before its first frame: empty or truncated)") from None
     except (av.error.FFmpegError, OSError, UnicodeDecodeError, ValueError) as exc:
         raise InputError(f"{path}: not a readable video ({describe_error(exc)})") from None
 

@@ -29,6 +29,7 @@ import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -36,6 +37,8 @@ import torch
 import vapoursynth as vs
 
 from .errors import MprnetError
+from .presets import _split_path as presets_split_path
+from .vs_source import caller_path, check_complete, looked_in, source_problem
 from .vs_formats import check_clip, color_info, from_engine_rgb, parse_matrix, to_engine_rgb
 
 TASKS = ("derain", "deblur", "denoise")
@@ -157,14 +160,19 @@ def restore_clip(
     rgb = to_engine_rgb(clip, info)
     if restorer.device.type != "cuda":
         streams = 1  # streams are a GPU notion; the CPU already uses all its cores per forward
-    runner = BatchRunner(restorer, batch_size=_batch_size(restorer), num_streams=streams, name=name)
+    # A batch longer than the clip would only restore copies of its last frame.
+    batch_size = min(_batch_size(restorer), clip.num_frames)
+    runner = BatchRunner(restorer, batch_size=batch_size, num_streams=streams, name=name)
     restored = runner.apply(rgb)
     return from_engine_rgb(restored, clip, info)
 
 
+MAX_STREAMS = 16  # batches in flight on one GPU; more only multiplies the memory held
+
+
 def _check_num_streams(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise vs.Error(f"{name}: num_streams must be an int >= 1, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_STREAMS:
+        raise vs.Error(f"{name}: num_streams must be an int from 1 to {MAX_STREAMS}, got {value!r}")
     return value
 
 
@@ -332,12 +340,14 @@ class BatchRunner:
                 for plane in range(3):
                     stacked[i, plane] = np.asarray(frame[plane])
             if slot.stream is None:
-                restored = self.restorer.restore_tensor(host_in.clamp_(0.0, 1.0))
+                # NaN samples (e.g. from a division by zero upstream) have nothing to restore
+                # to; they become 0 instead of spreading through the network.
+                restored = self.restorer.restore_tensor(host_in.nan_to_num_(0.0).clamp_(0.0, 1.0))
                 result = restored.numpy()
             else:
                 host_out = slot.host_buffer("out", shape, dtype)
                 with torch.cuda.stream(slot.stream):
-                    x = host_in.to(slot.device, non_blocking=True).clamp_(0.0, 1.0)
+                    x = host_in.to(slot.device, non_blocking=True).nan_to_num_(0.0).clamp_(0.0, 1.0)
                     host_out.copy_(self.restorer.restore_tensor(x), non_blocking=True)
                 slot.stream.synchronize()
                 result = host_out.numpy()
@@ -371,6 +381,12 @@ def script_options(scope: Mapping[str, Any], name: str) -> dict[str, Any]:
         if value is None or (isinstance(value, str) and not value.strip()):
             continue
         value = str(value).strip()
+        if key == "weights":
+            value = caller_path(value)
+        elif key == "preset":
+            split = presets_split_path(value)
+            if split is not None:
+                value = caller_path(split[0]) + (f":{split[1]}" if split[1] else "")
         if key in _NUMBER_OPTIONS and value.lstrip("-").isdigit():
             options[key] = int(value)
         elif key in ("stages", "overlap", "num_streams"):
@@ -401,10 +417,14 @@ def script_main(task: str, scope: Mapping[str, Any]) -> vs.VideoNode:
     src = scope.get("src")
     if isinstance(src, bytes):
         src = src.decode()
-    if not src:
+    if not src or not str(src).strip():
         raise vs.Error(f"{name}: name the input video with -a src=PATH")
+    given, src = src, caller_path(str(src).strip())
+    if os.path.isdir(src):
+        raise vs.Error(f"{name}: src={given}: is a folder, not a video file")
     if not os.path.isfile(src):
-        raise vs.Error(f"{name}: src={src}: no such file")
+        what = "no such file" if not os.path.exists(src) else "not a regular file"
+        raise vs.Error(f"{name}: src={given}: {what}{looked_in(given)}")
     core = vs.core
     if not hasattr(core, "bs"):
         raise vs.Error(f"{name}: the bestsource plugin is missing (pip install vapoursynth-bestsource)")
@@ -412,7 +432,8 @@ def script_main(task: str, scope: Mapping[str, Any]) -> vs.VideoNode:
     try:
         clip = core.bs.VideoSource(source=src)
     except vs.Error as exc:
-        raise vs.Error(f"{name}: src={src}: cannot be read ({exc})") from None
+        raise vs.Error(f"{name}: src={src}: cannot be read: {source_problem(src) or exc}") from None
+    check_complete(clip, src, name)
     out = _for_y4m(FILTERS[task](clip, **options), name)
     out.set_output()
     return out

@@ -6,10 +6,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import os
 import signal
 import sys
 import threading
 from collections.abc import Iterator, Sequence
+from typing import NoReturn
 
 from .. import __version__
 from ..errors import MprnetError
@@ -27,8 +29,16 @@ COMMANDS: dict[str, tuple[str, str]] = {
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line usage errors (the full usage is one ``--help`` away), so every
+    failure of the command is a single line on stderr."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="mprnet-vs",
         description="MPRNet image restoration (derain, deblur, denoise) for videos, photos and folders.",
     )
@@ -53,10 +63,12 @@ class Interrupted(KeyboardInterrupt):
 
 
 @contextlib.contextmanager
-def _signals_interrupt() -> Iterator[None]:
+def _signals_interrupt(program: bool = False) -> Iterator[None]:
     """SIGINT, SIGTERM (and SIGHUP: the terminal closed) raise Interrupted once; a second signal
     during the clean-up is ignored so it cannot leave a partial file behind. The previous
-    handlers come back afterwards."""
+    handlers come back afterwards -- except when ``program`` (the command runs as its own
+    process) was interrupted: the process exits at once then (see :func:`_leave`), and a
+    second Ctrl-C until then is ignored too."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -74,8 +86,19 @@ def _signals_interrupt() -> Iterator[None]:
     try:
         yield
     finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
+        if not (fired and program):
+            for sig, old in previous.items():
+                signal.signal(sig, old)
+
+
+def _leave(code: int) -> NoReturn:
+    """End an interrupted program now. Its outputs are cleaned up already; Python's own
+    shutdown (torch, codec libraries) takes a while and resets the signal handlers first, so a
+    second Ctrl-C during it would kill the process or print a stray traceback."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -88,11 +111,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     try:
-        with _signals_interrupt():
+        with _signals_interrupt(program=argv is None):
             return int(args._run(args) or EXIT_OK)
     except KeyboardInterrupt as exc:
         print("mprnet-vs: interrupted", file=sys.stderr)
-        return 128 + getattr(exc, "signum", signal.SIGINT)
+        code = 128 + getattr(exc, "signum", signal.SIGINT)
+        if argv is None:  # the command line itself, not a caller in Python
+            _leave(code)
+        return code
     except MprnetError as exc:
         if args.debug:
             raise

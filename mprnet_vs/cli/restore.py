@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import presets
-from ..errors import MprnetError, PresetError
+from ..errors import InputError, MprnetError, PresetError
 from ..photo import PHOTO_SUFFIXES, is_photo, restore_photo
 from ..progress import Progress
 from ..safe_output import is_temp_file, same_file
@@ -68,8 +68,8 @@ def _key_value(text: str) -> tuple[str, str]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("inputs", nargs="+", metavar="INPUT", type=Path, help="video files, photos or folders")
-    parser.add_argument("-o", "--output", required=True, type=Path, metavar="OUTPUT",
-                        help="output file (one input) or folder (several inputs or a folder)")
+    parser.add_argument("-o", "--output", required=True, metavar="OUTPUT",
+                        help="output file (one input) or folder (several inputs or a folder; or one input and a name ending in /)")
     parser.add_argument("--task", choices=TASKS, help="what to remove (picks the checkpoint and presets)")
     model = parser.add_argument_group("model")
     model.add_argument("--weights", metavar="PATH", help="checkpoint file (default: the task's published or shipped one)")
@@ -135,12 +135,33 @@ def _scan(folder: Path, output: Path) -> list[Path]:
     return found
 
 
-def plan(inputs: list[Path], output: Path) -> list[Job]:
-    """Input -> output pairs; UsageError for missing inputs, clashing or unsafe outputs."""
+def _container_suffixes() -> set[str]:
+    """File extensions FFmpeg has a muxer for (".mkv", ".mp4", ...)."""
+    import av
+
+    suffixes: set[str] = set()
+    for name in av.formats_available:
+        try:
+            extensions = av.ContainerFormat(name, "w").extensions
+        except Exception:  # noqa: BLE001, S112 - demuxer-only formats have no writer
+            continue
+        suffixes.update(f".{ext.lower()}" for ext in extensions)
+    return suffixes
+
+
+def plan(inputs: list[Path], output: Path | str) -> list[Job]:
+    """Input -> output pairs; UsageError for missing inputs, clashing or unsafe outputs. An
+    output given with a trailing slash is a folder even for one input."""
+    as_folder = str(output).endswith(("/", os.sep))
+    output = Path(output)
     for source in inputs:
         if not source.exists():
             raise UsageError(f"{source}: no such file or folder")
-    single = len(inputs) == 1 and inputs[0].is_file() and not output.is_dir() and not str(output).endswith(("/", os.sep))
+        if not source.is_file() and not source.is_dir():
+            raise UsageError(f"{source}: not a regular file or folder (a device, pipe or socket cannot be restored)")
+    if output.exists() and not output.is_dir() and as_folder:
+        raise UsageError(f"{output}: is a file, not a folder")
+    single = len(inputs) == 1 and inputs[0].is_file() and not output.is_dir() and not as_folder
     jobs: list[Job] = []
     if single:
         source = inputs[0]
@@ -151,6 +172,8 @@ def plan(inputs: list[Path], output: Path) -> list[Job]:
             raise UsageError(f"{output}: a photo must be written as one of {', '.join(PHOTO_SUFFIXES)}")
         if kind == "video" and is_photo(output):
             raise UsageError(f"{output}: a video cannot be written as a {output.suffix} photo")
+        if kind == "video" and output.suffix.lower() not in _container_suffixes():
+            raise UsageError(f"{output}: FFmpeg knows no container for {output.suffix} files; use e.g. .mkv or .mp4")
         jobs.append(Job(source, output, kind))
     else:
         if output.exists() and not output.is_dir():
@@ -229,13 +252,17 @@ class _Runner:
 
     def one(self, job: Job, progress: Progress) -> tuple[str, Any]:
         restorer = self.engine()
-        job.target.parent.mkdir(parents=True, exist_ok=True)
-        if job.kind == "photo":
-            report = restore_photo(job.source, job.target, restorer)
-            progress.update(1, 1)
-            return "restored", report
-        report = restore_video(job.source, job.target, restorer, self.video_options, progress.update)
-        return ("incomplete" if report.incomplete else "restored"), report
+        created = _make_folders(job.target.parent)
+        try:
+            if job.kind == "photo":
+                report = restore_photo(job.source, job.target, restorer)
+                progress.update(1, 1)
+                return "restored", report
+            report = restore_video(job.source, job.target, restorer, self.video_options, progress.update)
+            return ("incomplete" if report.incomplete else "restored"), report
+        except Exception:
+            _remove_empty(created)  # a failed file leaves no folders it made behind either
+            raise
 
     def run(self, jobs: list[Job]) -> Outcome:
         outcome = Outcome()
@@ -284,6 +311,32 @@ class _Runner:
             outcome.restored.append(job)
 
 
+def _make_folders(folder: Path) -> list[Path]:
+    """Create ``folder`` and its missing parents; the ones created, deepest first. A path in
+    the way (a file where a folder should be) is a clear InputError naming it."""
+    missing: list[Path] = []
+    probe = folder
+    while not probe.exists() and probe != probe.parent:
+        missing.append(probe)
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        raise InputError(f"{folder}: cannot create the output folder, {probe} is a file")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        _remove_empty(missing)
+        raise InputError(f"{folder}: cannot create the output folder ({exc.strerror or exc})") from None
+    return missing
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    for folder in folders:  # deepest first
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+
+
 def _summary(outcome: Outcome, runner: _Runner) -> None:
     parts = [f"{len(outcome.restored)} restored"]
     if outcome.incomplete:
@@ -322,6 +375,6 @@ def run(args: argparse.Namespace) -> int:
         # memory, ...) as one line each, like every other message of the command.
         warnings.showwarning = lambda message, *_args, **_kw: runner.warn(str(message).removeprefix("mprnet_vs: "))
         outcome = runner.run(jobs)
-    if len(jobs) > 1 or outcome.failed or outcome.incomplete:
+    if len(jobs) > 1:  # one file: its own error or warning line already says it all
         _summary(outcome, runner)
     return 1 if outcome.failed or outcome.incomplete else 0

@@ -16,6 +16,8 @@ def resolve_weights(task: str | None, weights: str | os.PathLike | None) -> Path
     if weights is not None:
         if not isinstance(weights, (str, os.PathLike)):
             raise WeightsError(f"weights must be a checkpoint path, got {type(weights).__name__}")
+        if not str(weights).strip():
+            raise WeightsError("weights: empty path; give a checkpoint file, or leave weights out for the task's default")
         path = Path(weights).expanduser()
         if not path.is_file():
             raise WeightsError(f"{path}: no such checkpoint file" if not path.exists() else f"{path}: not a file")

@@ -87,6 +87,11 @@ class Restorer:
         if self.compile:
             self._compiled = self._compile(self.model)
 
+        # torch keeps a CPU thread count per thread: one that first ran torch code while the
+        # count was different (e.g. a VapourSynth worker) keeps that count, and a different
+        # count sums in a different order. Every call runs with the count in effect now, so
+        # a frame is bit-identical whichever thread asks for it.
+        self._cpu_threads = torch.get_num_threads()
         self._lock = threading.Lock()
         self._tile_limit: int | None = None  # set after an out-of-memory error
         self._batch_limit: int | None = None
@@ -130,6 +135,8 @@ class Restorer:
         and device, clamped to [0, 1]. Pads, tiles and batches internally (at most ``batch``
         images or tiles per forward). Safe to call from several threads."""
         self._check_tensor(x)
+        if self.device.type == "cpu" and torch.get_num_threads() != self._cpu_threads:
+            torch.set_num_threads(self._cpu_threads)
         with torch.inference_mode():
             restored = self._restore(x)
         # Outside inference mode, so callers get an ordinary tensor they may modify in place.

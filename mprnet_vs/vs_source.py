@@ -1,0 +1,84 @@
+"""The source of a ``filters/*.vpy`` script, checked with PyAV: where a relative ``-a`` path
+points (vspipe runs a script in its own folder), why bestsource could not open a file, and
+whether the file decodes to as many frames as it announces."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import vapoursynth as vs
+
+from .errors import InputError
+from .video_input import announced_frames, main_video_stream, open_input
+
+
+def caller_path(text: str) -> str:
+    """A path given with ``-a``, for a script run by vspipe. vspipe evaluates a script in the
+    script's own folder, but a relative path on its command line means the folder vspipe was
+    started from, which the shell keeps in ``$PWD``: that is tried first, then the script's
+    folder (where a path relative to the script resolves)."""
+    path = Path(text).expanduser()
+    if path.is_absolute():
+        return str(path)
+    caller = os.environ.get("PWD")
+    if caller and (Path(caller) / path).exists():
+        return str(Path(caller) / path)
+    return str(path)
+
+
+def looked_in(text: str) -> str:
+    """For an error message: where a relative path was looked for (empty for absolute ones)."""
+    if Path(text).is_absolute():
+        return ""
+    places = [p for p in (os.environ.get("PWD"), os.getcwd()) if p]
+    return f" (a relative path is looked up in {' and '.join(dict.fromkeys(places))})"
+
+
+def source_problem(src: str) -> str | None:
+    """What is wrong with a file bestsource could not open, in the words the CLI uses
+    ("not a readable video (...)", "no video stream (found audio)", ...), or None."""
+
+    def cause(exc: InputError) -> str:
+        return str(exc).removeprefix(f"{src}: ")
+
+    try:
+        container = open_input(Path(src))
+    except InputError as exc:
+        return cause(exc)
+    except Exception:  # noqa: BLE001 - no better explanation than bestsource's own
+        return None
+    try:
+        main_video_stream(container, Path(src))
+    except InputError as exc:
+        return cause(exc)
+    except Exception:  # noqa: BLE001
+        return None
+    finally:
+        container.close()
+    return None
+
+
+def check_complete(clip: vs.VideoNode, src: str, name: str) -> None:
+    """vs.Error when the source decodes to clearly fewer frames than its header announces (a
+    truncated or damaged file): under vspipe a shortened clip would pass as a finished one.
+    Only announcements that describe the video itself (its frame count or duration, or the
+    file's duration when the video is its only stream) are trusted."""
+    try:
+        container = open_input(Path(src))
+    except Exception:  # noqa: BLE001 - bestsource read it; a check that cannot run says nothing
+        return
+    try:
+        stream = main_video_stream(container, Path(src))
+        if not stream.frames and not stream.duration and len(container.streams) > 1:
+            return  # the file's duration may be another stream's
+        announced = announced_frames(container, stream)
+    except Exception:  # noqa: BLE001
+        return
+    finally:
+        container.close()
+    if announced and clip.num_frames < announced - max(2, announced // 100):
+        raise vs.Error(
+            f"{name}: src={src}: truncated or damaged: decoding stops at frame {clip.num_frames} of the {announced} "
+            "frames the file announces; `mprnet-vs restore` restores the frames that decode"
+        )
