@@ -48,3 +48,13 @@ def tiny_weights(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_model() -> MPRNet:
     return deterministic_model()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """Test inputs are tiny: one torch thread avoids thread hand-off costs that dominate them
+    (and keeps a shared 2-core machine responsive)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

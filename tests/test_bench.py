@@ -36,7 +36,6 @@ def test_mac_counts():
 
 
 def test_bench_command_reports_engine_and_released_way(tmp_path, tiny_weights, capsys):
-    torch.set_num_threads(1)
     out = tmp_path / "bench.json"
     code = main([
         "bench", "--task", "derain", "--weights", str(tiny_weights), "--resolution", "64x48",

@@ -15,16 +15,6 @@ from mprnet_vs.engine import Restorer
 from mprnet_vs.training.metrics import psnr
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def test_demo_writes_clips_png_and_true_psnr(tmp_path, tiny_weights):
     restorer = Restorer("derain", weights=tiny_weights, tile=0)
     result = run_demo(tmp_path / "out", restorer, frames=4, width=64, height=48)

@@ -23,15 +23,6 @@ from mprnet_vs.model import MPRNetConfig
 MICRO = MPRNetConfig(n_feat=4, scale_unetfeats=4, scale_orsnetfeats=4, num_cab=1, reduction=4)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """These inputs are tiny: one thread avoids thread hand-off costs on a busy shared CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def micro_weights(tmp_path_factory) -> Path:
     """An even smaller network, for the full-HD frame that must only round-trip."""

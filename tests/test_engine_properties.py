@@ -31,14 +31,6 @@ tiles = st.one_of(st.just(0), st.integers(min_value=8, max_value=48))
 contents = st.sampled_from(["noise", "zeros", "peak", "stripes"])
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def restorer_for(tiny_weights: Path):
     """Restorers by (tile, overlap, batch, stages), built once each (the model is shared)."""

@@ -16,14 +16,6 @@ from mprnet_vs.errors import InputError
 from mprnet_vs.photo import read_photo, restore_photo
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def restorer(tiny_weights: Path) -> Restorer:
     return Restorer(weights=tiny_weights, device="cpu", tile=0)

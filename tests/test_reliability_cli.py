@@ -38,14 +38,6 @@ from test_video import _write_tone, decoded, frame_times, make_clip
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 # --- the corpus ---------------------------------------------------------------------------------
 
 

@@ -36,14 +36,6 @@ ROOT = Path(__file__).resolve().parent.parent
 VSPIPE = Path(sys.executable).with_name("vspipe")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture
 def threads():
     before = core.num_threads

@@ -176,6 +176,11 @@ def test_config_errors_are_clear(tmp_path, photos):
         load_config(bad)
     with pytest.raises(PresetError, match="no such"):
         load_config(tmp_path / "missing.yaml")
+    bad.write_text("task: denoise\noutput: x\ndata: {clean: y}\ntrain: {lr: 3e-3, iterations: ten}\n")
+    with pytest.raises(PresetError, match="iterations"):
+        load_config(bad)
+    bad.write_text("task: denoise\noutput: x\ndata: {clean: y}\ntrain: {lr: 3e-3}\n")
+    assert load_config(bad).lr == 3e-3  # YAML 1.1 reads 3e-3 as a string
 
 
 def test_train_command(photos, tmp_path, capsys):

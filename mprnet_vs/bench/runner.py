@@ -89,24 +89,9 @@ def measure_engine(
         output[:] = [restorer.restore_tensor(frames)]
 
     seconds = time_call(run, device, warmup, reps) / restorer.batch
-    macs = count_macs(config, height, width, restorer.stages)
-    return (
-        Measurement(
-            name=name,
-            stages=restorer.stages,
-            precision=restorer.precision,
-            batch=restorer.batch,
-            height=height,
-            width=width,
-            tile=restorer.tile,
-            seconds_per_frame=seconds,
-            frames_per_second=1 / seconds,
-            megapixels_per_second=height * width / seconds / 1e6,
-            tflops=2 * macs / seconds / 1e12,
-            peak_memory_mib=peak_memory_mib(device),
-        ),
-        output[0],
-    )
+    m = _measurement(name, restorer.stages, restorer.precision, restorer.batch, height, width, restorer.tile,
+                     seconds, count_macs(config, height, width, restorer.stages), device)
+    return m, output[0]
 
 
 def measure_released_way(
@@ -126,23 +111,26 @@ def measure_released_way(
         output[:] = [forward_released_way(model, padded, restorer.stages)[:, :, :height, :width].clamp(0, 1)]
 
     seconds = time_call(run, device, warmup, reps)
-    macs = count_macs(config, height, width, restorer.stages)
-    return (
-        Measurement(
-            name="released way",
-            stages=restorer.stages,
-            precision="fp32",
-            batch=1,
-            height=height,
-            width=width,
-            tile=0,
-            seconds_per_frame=seconds,
-            frames_per_second=1 / seconds,
-            megapixels_per_second=height * width / seconds / 1e6,
-            tflops=2 * macs / seconds / 1e12,
-            peak_memory_mib=peak_memory_mib(device),
-        ),
-        output[0],
+    m = _measurement("released way", restorer.stages, "fp32", 1, height, width, 0,
+                     seconds, count_macs(config, height, width, restorer.stages), device)
+    return m, output[0]
+
+
+def _measurement(name: str, stages: int, precision: str, batch: int, height: int, width: int, tile: int | str,
+                 seconds: float, macs: int, device: torch.device) -> Measurement:
+    return Measurement(
+        name=name,
+        stages=stages,
+        precision=precision,
+        batch=batch,
+        height=height,
+        width=width,
+        tile=tile,
+        seconds_per_frame=seconds,
+        frames_per_second=1 / seconds,
+        megapixels_per_second=height * width / seconds / 1e6,
+        tflops=2 * macs / seconds / 1e12,
+        peak_memory_mib=peak_memory_mib(device),
     )
 
 
