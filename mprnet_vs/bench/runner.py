@@ -100,7 +100,9 @@ def measure_released_way(
     """The same weights run as the released code runs them: fp32, patches one after another,
     one frame at a time, whole frame (padded to a multiple of 8, as its demo does)."""
     device = restorer.device
-    model = copy.deepcopy(restorer.model).float()  # never touch the engine's shared model
+    # A copy (never touch the engine's shared model), in fp32 and the default NCHW layout the
+    # released code uses.
+    model = copy.deepcopy(restorer.model).to(dtype=torch.float32, memory_format=torch.contiguous_format)
     pad_h, pad_w = (-height) % 8, (-width) % 8
     frame = torch.rand(1, 3, height, width, generator=torch.Generator().manual_seed(0)).to(device)
     padded = torch.nn.functional.pad(frame, (0, pad_w, 0, pad_h), mode="reflect") if pad_h or pad_w else frame

@@ -149,12 +149,8 @@ class Restorer:
         if self._own_model is None:
             assert self.checkpoint is not None
             return cache.get_model(self.checkpoint, self.device, dtype)
-        model = self._own_model
-        first = next(model.parameters())
-        if first.device != self.device or first.dtype != dtype:
-            model = copy.deepcopy(model).to(device=self.device, dtype=dtype)  # leave the caller's model alone
-        if self.device.type == "cuda":
-            model = model.to(memory_format=torch.channels_last)
+        # A copy, laid out like the cached models: the caller's model is left alone.
+        model = copy.deepcopy(self._own_model).to(device=self.device, dtype=dtype, memory_format=torch.channels_last)
         return model.eval().requires_grad_(False)
 
     def _compile(self, model: MPRNet) -> torch.nn.Module | None:
@@ -259,8 +255,7 @@ class Restorer:
         return out.div_(coverage)
 
     def _forward(self, model: MPRNet, x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-        memory_format = torch.channels_last if self.device.type == "cuda" else torch.contiguous_format
-        x = x.to(dtype).contiguous(memory_format=memory_format)
+        x = x.to(dtype).contiguous(memory_format=torch.channels_last)
         compiled = self._compiled if model is self.model else None
         if compiled is not None:
             try:
