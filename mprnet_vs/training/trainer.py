@@ -65,6 +65,19 @@ def _section(raw: dict, name: str, origin: str) -> dict:
     return value
 
 
+def _number(values: dict, key: str, kind: type, origin: Path) -> Any:
+    value = values.get(key)
+    if value is None:
+        return next(f.default for f in fields(TrainConfig) if f.name == key)
+    try:
+        number = kind(float(value)) if kind is int else kind(value)
+    except (TypeError, ValueError):
+        raise PresetError(f"{origin}: {key} must be a number, got {value!r}") from None
+    if kind is int and number != float(value):
+        raise PresetError(f"{origin}: {key} must be a whole number, got {value!r}")
+    return number
+
+
 def load_config(path: str | Path, **overrides: Any) -> TrainConfig:
     """Read a training YAML (layout in presets/train/*.yaml); ``overrides`` win (None = keep)."""
     path = Path(path)
@@ -89,6 +102,8 @@ def load_config(path: str | Path, **overrides: Any) -> TrainConfig:
         raise PresetError(f"{path}: unknown data/train keys {', '.join(sorted(bad))}")
     values.update(flat)
     values.update({k: v for k, v in overrides.items() if v is not None})
+    if overrides.get("init") is not None:
+        values["model"] = {}  # fine-tuning from --init: the architecture is the checkpoint's
     if values["task"] not in TASKS:
         raise PresetError(f"{path}: task must be one of {', '.join(TASKS)}, got {values['task']!r}")
     if not values.get("output"):
@@ -98,6 +113,10 @@ def load_config(path: str | Path, **overrides: Any) -> TrainConfig:
             values[key] = Path(values[key]).expanduser()
     if values.get("scales") is not None:
         values["scales"] = tuple(float(s) for s in values["scales"])
+    for key in ("lr", "min_lr", "checkpoint_minutes"):  # YAML reads 2e-4 (no dot) as a string
+        values[key] = _number(values, key, float, path)
+    for key in ("patch", "batch", "iterations", "warmup", "seed", "threads", "log_every"):
+        values[key] = _number(values, key, int, path)
     try:
         config = TrainConfig(**values)
     except TypeError as exc:
