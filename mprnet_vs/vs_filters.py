@@ -52,68 +52,36 @@ def filter_name(task: str) -> str:
 # The public filters
 
 
-def derain(
-    clip: vs.VideoNode,
-    *,
-    weights: str | os.PathLike | None = None,
-    preset: str | None = None,
-    stages: int | None = None,
-    tile: int | str | None = None,
-    overlap: int | None = None,
-    batch: int | None = None,
-    precision: str | None = None,
-    device: str | int | None = None,
-    num_streams: int = 1,
-    matrix: int | str | None = None,
-    compile: bool = False,
-) -> vs.VideoNode:
-    """Remove rain streaks. Options as in :func:`restore_clip`."""
-    return restore_clip("derain", clip, weights=weights, preset=preset, stages=stages, tile=tile, overlap=overlap,
-                        batch=batch, precision=precision, device=device, num_streams=num_streams, matrix=matrix,
-                        compile=compile)
+def _task_filter(task: str, purpose: str):
+    """The public filter for one task: the same options for all three, defined once."""
+
+    def task_filter(
+        clip: vs.VideoNode,
+        *,
+        weights: str | os.PathLike | None = None,
+        preset: str | None = None,
+        stages: int | None = None,
+        tile: int | str | None = None,
+        overlap: int | None = None,
+        batch: int | None = None,
+        precision: str | None = None,
+        device: str | int | None = None,
+        num_streams: int = 1,
+        matrix: int | str | None = None,
+        compile: bool = False,
+    ) -> vs.VideoNode:
+        return restore_clip(task, clip, weights=weights, preset=preset, stages=stages, tile=tile, overlap=overlap,
+                            batch=batch, precision=precision, device=device, num_streams=num_streams,
+                            matrix=matrix, compile=compile)
+
+    task_filter.__name__ = task_filter.__qualname__ = task
+    task_filter.__doc__ = f"{purpose} Options as in :func:`restore_clip`."
+    return task_filter
 
 
-def deblur(
-    clip: vs.VideoNode,
-    *,
-    weights: str | os.PathLike | None = None,
-    preset: str | None = None,
-    stages: int | None = None,
-    tile: int | str | None = None,
-    overlap: int | None = None,
-    batch: int | None = None,
-    precision: str | None = None,
-    device: str | int | None = None,
-    num_streams: int = 1,
-    matrix: int | str | None = None,
-    compile: bool = False,
-) -> vs.VideoNode:
-    """Remove motion blur. Options as in :func:`restore_clip`."""
-    return restore_clip("deblur", clip, weights=weights, preset=preset, stages=stages, tile=tile, overlap=overlap,
-                        batch=batch, precision=precision, device=device, num_streams=num_streams, matrix=matrix,
-                        compile=compile)
-
-
-def denoise(
-    clip: vs.VideoNode,
-    *,
-    weights: str | os.PathLike | None = None,
-    preset: str | None = None,
-    stages: int | None = None,
-    tile: int | str | None = None,
-    overlap: int | None = None,
-    batch: int | None = None,
-    precision: str | None = None,
-    device: str | int | None = None,
-    num_streams: int = 1,
-    matrix: int | str | None = None,
-    compile: bool = False,
-) -> vs.VideoNode:
-    """Remove camera noise. Options as in :func:`restore_clip`."""
-    return restore_clip("denoise", clip, weights=weights, preset=preset, stages=stages, tile=tile, overlap=overlap,
-                        batch=batch, precision=precision, device=device, num_streams=num_streams, matrix=matrix,
-                        compile=compile)
-
+derain = _task_filter("derain", "Remove rain streaks.")
+deblur = _task_filter("deblur", "Remove motion blur.")
+denoise = _task_filter("denoise", "Remove camera noise.")
 
 FILTERS = {"derain": derain, "deblur": deblur, "denoise": denoise}
 
