@@ -25,13 +25,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout
 
 from mprnet_vs.engine import Restorer, device_name, resolve_device  # noqa: E402
-from mprnet_vs.model import MPRNet, MPRNetConfig  # noqa: E402
+from mprnet_vs.bench.runner import psnr, time_call  # noqa: E402
+from mprnet_vs.model import PUBLISHED_CONFIGS, MPRNet  # noqa: E402
 
-WIDTHS = {  # the published checkpoints' widths (num_cab 8, reduction 4, no bias)
-    "derain": MPRNetConfig(n_feat=40, scale_unetfeats=20, scale_orsnetfeats=16),
-    "denoise": MPRNetConfig(n_feat=80, scale_unetfeats=48, scale_orsnetfeats=32),
-    "deblur": MPRNetConfig(n_feat=96, scale_unetfeats=48, scale_orsnetfeats=32),
-}
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -54,7 +50,7 @@ def parse_tile(text: str) -> int | str:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--widths", choices=sorted(WIDTHS), default="derain", help="which published model's widths")
+    parser.add_argument("--widths", choices=sorted(PUBLISHED_CONFIGS), default="derain", help="which published model's widths")
     parser.add_argument("--size", type=parse_size, default=None, help="N or HxW (default 256 on CPU, 720x1280 on CUDA)")
     parser.add_argument("--stages", type=int, nargs="+", choices=(1, 2, 3), default=[1, 2, 3])
     parser.add_argument("--precision", nargs="+", choices=("auto", "fp32", "fp16", "bf16"), default=None,
@@ -91,11 +87,6 @@ def synthetic_photo(height: int, width: int, seed: int = 0) -> torch.Tensor:
     return img.clamp(0, 1)[None]
 
 
-def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
-    mse = float((a.double() - b.double()).pow(2).mean())
-    return float("inf") if mse == 0 else 10 * torch.log10(torch.tensor(1.0 / mse)).item()
-
-
 def measure_psnr(args: argparse.Namespace, model: MPRNet | str, device: torch.device, height: int, width: int,
                  precisions: list[str]) -> None:
     x = synthetic_photo(height, width).to(device)
@@ -106,25 +97,6 @@ def measure_psnr(args: argparse.Namespace, model: MPRNet | str, device: torch.de
             tiled = Restorer(weights=model, stages=stages, precision=precision, tile=tile, overlap=args.overlap,
                              device=device).restore_tensor(x)
             print(f"{stages:>6} {precision:>9} {tile!s:>5} {args.overlap:>7} {psnr(tiled, whole):>8.2f}", flush=True)
-
-
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def time_one(restorer: Restorer, x: torch.Tensor, reps: int, warmup: int) -> float:
-    """Seconds per restore_tensor call on ``x`` (median of ``reps``)."""
-    for _ in range(warmup):
-        restorer.restore_tensor(x)
-    synchronize(restorer.device)
-    times = []
-    for _ in range(reps):
-        start = time.perf_counter()
-        restorer.restore_tensor(x)
-        synchronize(restorer.device)
-        times.append(time.perf_counter() - start)
-    return sorted(times)[len(times) // 2]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -139,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         described = f"checkpoint {args.weights}"
     else:
         torch.manual_seed(0)  # deterministic random weights
-        model = MPRNet.from_config(WIDTHS[args.widths]).eval()
+        model = MPRNet.from_config(PUBLISHED_CONFIGS[args.widths]).eval()
         described = f"{args.widths} widths, random weights (seed 0)"
 
     print(f"device: {device_name(device)} ({device}); torch {torch.__version__}; threads {torch.get_num_threads()}; "
@@ -154,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         restorer = Restorer(weights=model, stages=stages, precision=precision, tile=tile, overlap=args.overlap,
                             batch=batch, device=device, compile=args.compile)
         x = torch.rand(batch, 3, height, width, generator=torch.Generator().manual_seed(1)).to(device)
-        seconds = time_one(restorer, x, args.reps, args.warmup)
+        seconds = time_call(lambda: restorer.restore_tensor(x), restorer.device, args.warmup, args.reps)
         images = batch / seconds
         print(f"{stages:>6} {precision:>9} {tile!s:>5} {batch:>5} {seconds:>8.3f} {images:>9.3f} "
               f"{images * height * width / 1e6:>8.3f}", flush=True)

@@ -5,21 +5,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import tempfile
+import time
 from pathlib import Path
 
 import torch
 
 from .. import weights as weights_mod
 from ..engine import Restorer
-from ..model import MPRNet, MPRNetConfig
+from ..engine.devices import device_name
+from ..model import PUBLISHED_CONFIGS, MPRNet
 
-PUBLISHED_CONFIGS = {
-    "derain": MPRNetConfig(n_feat=40, scale_unetfeats=20, scale_orsnetfeats=16),
-    "denoise": MPRNetConfig(n_feat=80, scale_unetfeats=48, scale_orsnetfeats=32),
-    "deblur": MPRNetConfig(n_feat=96, scale_unetfeats=48, scale_orsnetfeats=32),
-}
 DEFAULT_4K_TILE = 1024
 
 
@@ -85,12 +81,6 @@ def _weights_path(args: argparse.Namespace, scratch: Path) -> tuple[Path, str]:
     return path, "published architecture, deterministic weights (seed 0)"
 
 
-def _device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return platform.processor() or platform.machine()
-
-
 def run(args: argparse.Namespace) -> int:
     from ..bench.runner import measure_engine, measure_released_way, psnr
 
@@ -126,9 +116,9 @@ def run(args: argparse.Namespace) -> int:
                         rows.append(m)
                         _print_row(m, rows_released(rows, resolution, stages))
         device = restorer.device
-    print(f"device: {_device_name(device)} ({device}); torch {torch.__version__}; model: {origin}")
+    print(f"device: {device_name(device)} ({device}); torch {torch.__version__}; model: {origin}")
     if args.json:
-        payload = {"device": _device_name(device), "torch": torch.__version__, "weights": origin, "rows": [r.as_dict() for r in rows]}
+        payload = {"device": device_name(device), "torch": torch.__version__, "weights": origin, "rows": [r.as_dict() for r in rows]}
         args.json.write_text(json.dumps(payload, indent=2))
     return 0
 
@@ -143,8 +133,6 @@ def rows_released(rows: list, resolution: str, stages: int) -> float | None:
 def _video_rate(restorer: Restorer, height: int, width: int, frames: int, scratch: Path, model_only) -> dict:
     """End-to-end rate of the video pipeline (decode, convert, restore, encode with x264
     ``veryfast``) on a generated lossless clip, against the model-only rate."""
-    import time
-
     from ..clips import make_test_clip
     from ..video import VideoOptions, restore_video
 

@@ -2,7 +2,7 @@
 
 from .blocks import CAB, SAM
 from .config import config_from_state_dict
-from .mprnet import SIZE_MULTIPLE, STAGE_CHOICES, MPRNet, MPRNetConfig
+from .mprnet import PUBLISHED_CONFIGS, SIZE_MULTIPLE, STAGE_CHOICES, MPRNet, MPRNetConfig
 from .orsnet import ORB, ORSNet
 from .unet import Decoder, Encoder
 
@@ -15,6 +15,7 @@ __all__ = [
     "Decoder",
     "MPRNet",
     "MPRNetConfig",
+    "PUBLISHED_CONFIGS",
     "SIZE_MULTIPLE",
     "STAGE_CHOICES",
     "config_from_state_dict",
