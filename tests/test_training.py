@@ -97,8 +97,10 @@ def test_paired_folders(photos, tmp_path):
     assert float(bad.abs().max()) == 0 and float(good.mean()) > 0.1
 
 
-def test_one_step_lowers_the_loss(photos, tmp_path):
-    trainer = Trainer(tiny_config(photos, tmp_path, lr=5e-4, warmup=1), log=open("/dev/null", "w"))
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_one_step_lowers_the_loss(photos, tmp_path, precision):
+    config = tiny_config(photos, tmp_path, lr=5e-4, warmup=1, precision=precision)
+    trainer = Trainer(config, log=open("/dev/null", "w"))
     c = trainer.config
     degraded, clean = trainer.data.batch(c.seed, 0, c.batch, c.patch)
     with torch.no_grad():
@@ -176,12 +178,37 @@ def test_config_errors_are_clear(tmp_path, photos):
         load_config(bad)
     bad.write_text("task: denoise\noutput: x\ndata: {clean: y}\ntrain: {lr: 3e-3}\n")
     assert load_config(bad).lr == 3e-3  # YAML 1.1 reads 3e-3 as a string
+    bad.write_text("task: denoise\noutput: x\ndata: {clean: y}\ntrain: {precision: fp8}\n")
+    with pytest.raises(PresetError, match="precision must be one of fp32, bf16, got 'fp8'"):
+        load_config(bad)
+    with pytest.raises(PresetError, match=r"tiny.yaml: device must be .*got 'tpu'"):
+        load_config(TINY_YAML, device="tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(PresetError, match="tiny.yaml: device 'cuda' asked for, but no CUDA GPU"):
+            load_config(TINY_YAML, device="cuda")
+
+
+def test_bf16_training_writes_fp32_checkpoints_that_load(photos, tmp_path):
+    path = Trainer(tiny_config(photos, tmp_path, iterations=2, precision="bf16"), log=open("/dev/null", "w")).run()
+    raw = torch.load(path, weights_only=True)
+    assert all(v.dtype == torch.float32 and v.is_contiguous() and v.device.type == "cpu"
+               for v in raw["state_dict"].values() if v.is_floating_point())
+    assert load_model(path).config.n_feat == 8
 
 
 def test_train_command(photos, tmp_path, capsys):
     code = main(["train", "--config", str(TINY_YAML), "--data", str(photos), "--output", str(tmp_path / "run"),
-                 "--iterations", "2", "--export", str(tmp_path / "m.pth")])
+                 "--iterations", "2", "--export", str(tmp_path / "m.pth"), "--precision", "bf16",
+                 "--device", "cpu"])
     out = capsys.readouterr().out
     assert code == 0 and "loss" in out and "lr" in out
     assert load_model(tmp_path / "m.pth").config.n_feat == 8
     assert main(["train", "--config", str(tmp_path / "nope.yaml")]) == 1
+
+
+@pytest.mark.parametrize("config", sorted(TINY_YAML.parent.glob("*.yaml")), ids=lambda p: p.name)
+def test_every_shipped_training_config_is_valid(config, photos, tmp_path):
+    loaded = load_config(config, clean=photos, output=tmp_path)
+    assert loaded.task in ("derain", "deblur", "denoise") and loaded.recipe
+    if loaded.init is None:
+        loaded.model_config()  # the model section names real MPRNet settings

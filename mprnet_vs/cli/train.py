@@ -14,6 +14,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--iterations", type=int, help="total iterations (overrides train.iterations)")
     parser.add_argument("--lr", type=float, help="peak learning rate (overrides train.lr; the released recipe uses 2e-4)")
     parser.add_argument("--init", type=Path, help="fine-tune from this checkpoint (published or ours)")
+    parser.add_argument("--device", help="cpu, cuda or cuda:N (default: CUDA when available, else the CPU)")
+    parser.add_argument("--precision", choices=("fp32", "bf16"),
+                        help="fp32 (default) or bf16 autocast (about 2.4x faster on an AMX CPU; tensor cores on a GPU; overrides train.precision)")
     parser.add_argument("--threads", type=int, help="CPU threads for torch (0 = torch's default)")
     parser.add_argument("--export", type=Path, metavar="PATH",
                         help="after training, write a compact fp16 copy (no optimizer state) to PATH")
@@ -23,7 +26,8 @@ def run(args: argparse.Namespace) -> int:
     from ..training.trainer import Trainer, export_model, load_config
 
     config = load_config(args.config, clean=args.data, degraded=args.degraded, output=args.output,
-                         iterations=args.iterations, lr=args.lr, init=args.init, threads=args.threads)
+                         iterations=args.iterations, lr=args.lr, init=args.init, threads=args.threads,
+                         device=args.device, precision=args.precision)
     last = Trainer(config).run()
     if args.export:
         print(f"exported {export_model(last, args.export)}")

@@ -21,6 +21,7 @@ import torch
 import yaml
 
 from ..errors import PresetError
+from ..engine.devices import resolve_device
 from ..model import MPRNet, MPRNetConfig
 from ..weights import TASKS, build_model, extract_state_dict, load_model
 from ..degrade import check_recipe, TASK_RECIPES
@@ -28,6 +29,7 @@ from .data import PairSource
 from .losses import MPRNetLoss
 
 LAST = "last.pth"
+TRAIN_PRECISIONS = ("fp32", "bf16")  # fp16 would need loss scaling; bf16 has fp32's range
 
 
 @dataclass
@@ -50,6 +52,8 @@ class TrainConfig:
     log_every: int = 50
     checkpoint_minutes: float = 3.0
     init: Path | None = None
+    device: str | None = None  # None = CUDA when available, else the CPU
+    precision: str = "fp32"  # or "bf16": autocast convolutions: ~2.4x the pixel rate on an AMX CPU (docs/benchmarks.md)
 
     def model_config(self) -> MPRNetConfig:
         try:
@@ -117,6 +121,14 @@ def load_config(path: str | Path, **overrides: Any) -> TrainConfig:
         values[key] = _number(values, key, float, path)
     for key in ("patch", "batch", "iterations", "warmup", "seed", "threads", "log_every"):
         values[key] = _number(values, key, int, path)
+    values["precision"] = str(values.get("precision") or "fp32").lower()
+    if values["precision"] not in TRAIN_PRECISIONS:
+        raise PresetError(f"{path}: precision must be one of {', '.join(TRAIN_PRECISIONS)}, got {values['precision']!r}")
+    if values.get("device") is not None:
+        try:
+            values["device"] = str(resolve_device(str(values["device"])))
+        except PresetError as exc:
+            raise PresetError(f"{path}: {exc}") from None
     try:
         config = TrainConfig(**values)
     except TypeError as exc:
@@ -167,10 +179,11 @@ class Trainer:
             torch.set_num_threads(config.threads)
         cv2.setNumThreads(1)
         torch.manual_seed(config.seed)
-        self.model = self._build_model()
+        self.device = resolve_device(config.device)
+        self.model = self._build_model().to(self.device, memory_format=torch.channels_last)
         self.model.train()
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, betas=(0.9, 0.999), eps=1e-8)
-        self.loss_fn = MPRNetLoss()
+        self.loss_fn = MPRNetLoss().to(self.device)
         self.iteration = 0
         self.data = (
             PairSource.from_pairs(config.degraded, config.clean)
@@ -197,14 +210,14 @@ class Trainer:
         if model.config != self.model.config:
             raise PresetError(f"{self.last_path}: holds a different architecture; use another output folder")
         self.model.load_state_dict(model.state_dict())
-        if raw.get("optimizer"):
+        if raw.get("optimizer"):  # load_state_dict moves the moments to the parameters' device
             self.optimizer.load_state_dict(raw["optimizer"])
         self.iteration = int(raw.get("iteration", raw.get("epoch", 0)))
         print(f"resuming {self.last_path} at iteration {self.iteration}", file=self.log, flush=True)
 
     def save(self) -> Path:
         _save(self.last_path, {
-            "state_dict": self.model.state_dict(),
+            "state_dict": {k: v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()},
             "epoch": self.iteration,
             "iteration": self.iteration,
             "optimizer": self.optimizer.state_dict(),
@@ -219,8 +232,11 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         degraded, clean = self.data.batch(c.seed, self.iteration, c.batch, c.patch)
-        outputs = self.model.forward_stages(degraded, 3)
-        loss = self.loss_fn(outputs, clean)
+        degraded = degraded.to(self.device, memory_format=torch.channels_last, non_blocking=True)
+        clean = clean.to(self.device, non_blocking=True)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=c.precision == "bf16"):
+            outputs = self.model.forward_stages(degraded, 3)
+        loss = self.loss_fn([out.float() for out in outputs], clean)  # the loss in fp32
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
