@@ -13,6 +13,7 @@ import torch
 
 from mprnet_vs.model import MPRNet, MPRNetConfig
 from mprnet_vs.training.losses import MPRNetLoss
+from mprnet_vs.training.trainer import optimisation_step
 
 
 def step_seconds(config: MPRNetConfig, precision: str, channels_last: bool, batch: int, patch: int,
@@ -26,15 +27,8 @@ def step_seconds(config: MPRNetConfig, precision: str, channels_last: bool, batc
     x = torch.rand(batch, 3, patch, patch, device=device).contiguous(memory_format=layout)
     y = torch.rand(batch, 3, patch, patch, device=device)
 
-    def step() -> None:
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
-            outputs = model.forward_stages(x, 3)
-        loss = loss_fn([out.float() for out in outputs], y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
+    def step() -> None:  # the trainer's own update; reading the loss back waits for the device
+        optimisation_step(model, optimizer, loss_fn, x, y, precision)
 
     for _ in range(2):  # warm-up: oneDNN / cuDNN pick their kernels
         step()

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -181,7 +182,8 @@ def _start(args: list[str]) -> subprocess.Popen:
     )
 
 
-def _wait_for(condition, process: subprocess.Popen, timeout: float = 60) -> None:  # noqa: ANN001
+def wait_for(condition: Callable[[], bool], process: subprocess.Popen, timeout: float = 60) -> None:
+    """Poll ``condition`` until true; fail if ``process`` ends first or ``timeout`` seconds pass."""
     deadline = time.monotonic() + timeout
     while not condition():
         assert process.poll() is None, f"finished before it could be interrupted: {process.communicate()}"
@@ -194,7 +196,7 @@ def test_ctrl_c_leaves_nothing_at_the_output(tmp_path: Path, tiny_weights: Path)
     before = digest(source)
     out = tmp_path / "out"
     process = _start(restore(source, "-o", out / "long.mp4", weights=tiny_weights))
-    _wait_for(lambda: out.is_dir() and any(out.iterdir()), process)
+    wait_for(lambda: out.is_dir() and any(out.iterdir()), process)
     time.sleep(0.5)
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=60)
@@ -212,7 +214,7 @@ def test_sigterm_in_a_folder_run_then_rerun_finishes_the_rest(tmp_path: Path, ti
     before = {p: digest(p) for p in folder.iterdir()}
     out = tmp_path / "out"
     process = _start(restore(folder, "-o", out, weights=tiny_weights))
-    _wait_for(lambda: (out / "a_short.mkv").exists() and any(p.name.startswith(".b_long") for p in out.iterdir()), process)
+    wait_for(lambda: (out / "a_short.mkv").exists() and any(p.name.startswith(".b_long") for p in out.iterdir()), process)
     time.sleep(0.5)
     process.send_signal(signal.SIGTERM)
     _, err = process.communicate(timeout=60)

@@ -10,7 +10,6 @@ far as it decodes, with one warning saying after which frame it stopped, and exi
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shutil
@@ -33,6 +32,7 @@ from conftest import TINY, write_checkpoint
 from mprnet_vs.cli import main
 from mprnet_vs.engine.cache import get_model
 from mprnet_vs.safe_output import TEMP_MARK
+from test_cli import digest, wait_for
 from test_video import _write_tone, decoded, frame_times, make_clip
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -164,12 +164,16 @@ def _unwritable_folder(tmp: Path) -> Path:
     return Path("/sys")
 
 
-def _truncated_mkv(tmp: Path) -> Case:
-    whole = make_clip(tmp / "whole.mkv", codec="ffv1", frames=12)
+def _first_half(whole: Path, cut: Path) -> Path:
+    """``cut`` holds the first half of ``whole``'s bytes (a download or copy that broke off)."""
     data = whole.read_bytes()
-    cut = tmp / "in" / "cut off.mkv"
     cut.write_bytes(data[: len(data) // 2])
     whole.unlink()
+    return cut
+
+
+def _truncated_mkv(tmp: Path) -> Case:
+    cut = _first_half(make_clip(tmp / "whole.mkv", codec="ffv1", frames=12), tmp / "in" / "cut off.mkv")
 
     def check(out: Path) -> None:
         assert 0 < len(decoded(out)) < 12
@@ -190,10 +194,7 @@ def _truncated_faststart_mp4(tmp: Path) -> Case:
             frame.pts = index
             out.mux(stream.encode(frame))
         out.mux(stream.encode(None))
-    data = whole.read_bytes()
-    cut = tmp / "in" / "stream.mp4"
-    cut.write_bytes(data[: len(data) // 2])
-    whole.unlink()
+    cut = _first_half(whole, tmp / "in" / "stream.mp4")
 
     def check(out: Path) -> None:
         assert 0 < len(decoded(out)) < 40
@@ -382,10 +383,6 @@ CASES: dict[str, Callable[[Path], Case]] = {
 }
 
 
-def _digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _files(paths: list[Path]) -> list[Path]:
     found = []
     for path in paths:
@@ -409,7 +406,7 @@ def test_corpus(name: str, tmp_path: Path, tiny_weights: Path, capfd) -> None:
     (tmp_path / "out").mkdir()
     case = CASES[name](tmp_path)
     inputs = _files(case.inputs)
-    before = {p: _digest(p) for p in inputs}
+    before = {p: digest(p) for p in inputs}
     given = case.given if case.given is not None else [str(case.inputs[0])]
     argv = ["restore", *given, "-o", str(case.output), *case.args]
     if case.weights:
@@ -424,7 +421,7 @@ def test_corpus(name: str, tmp_path: Path, tiny_weights: Path, capfd) -> None:
 
     assert "Traceback" not in captured.err
     assert code == case.code, captured.err
-    assert {p: _digest(p) for p in before} == before, "an input was modified"
+    assert {p: digest(p) for p in before} == before, "an input was modified"
     assert not _stray(tmp_path / "out") and not _stray(tmp_path / "in"), "temporary files left behind"
     assert not (tmp_path / "ran").exists(), "the checkpoint's code ran"
     if case.line is None:
@@ -498,36 +495,28 @@ def _start(args: list[str]) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def _wait_for(condition: Callable[[], bool], process: subprocess.Popen, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert process.poll() is None, f"finished before it could be interrupted: {process.communicate()}"
-        assert time.monotonic() < deadline, "timed out waiting for the run to start"
-        time.sleep(0.05)
-
-
 def _writing(folder: Path, stem: str) -> bool:
     return folder.is_dir() and any(p.name.startswith(f".{stem}") and TEMP_MARK in p.name for p in folder.iterdir())
 
 
 def test_sigterm_mid_video_then_rerun_finishes(tmp_path: Path, tiny_weights: Path) -> None:
     source = make_clip(tmp_path / "long clip.mkv", codec="ffv1", size=(128, 96), frames=100, audio=("flac",))
-    before = _digest(source)
+    before = digest(source)
     out = tmp_path / "out"
     args = ["restore", str(source), "-o", str(out / "long clip.mkv"), "--weights", str(tiny_weights), "--device", "cpu", "--tile", "0"]
     process = _start(args)
-    _wait_for(lambda: _writing(out, "long clip"), process)
+    wait_for(lambda: _writing(out, "long clip"), process, timeout=90)
     time.sleep(0.1)  # the video is being written: its temporary file exists
     process.send_signal(signal.SIGTERM)
     _, err = process.communicate(timeout=60)
     assert process.returncode == 143, err
     assert "Traceback" not in err and "interrupted" in err
     assert list(out.iterdir()) == []  # no output and no temporary file
-    assert _digest(source) == before
+    assert digest(source) == before
 
     assert main(args + ["--quiet"]) == 0  # the rerun restores it completely
     assert len(decoded(out / "long clip.mkv")) == 100
-    assert _digest(source) == before and not _stray(out)
+    assert digest(source) == before and not _stray(out)
 
 
 def test_two_ctrl_c_in_a_folder_run_then_rerun_redoes_nothing(tmp_path: Path, tiny_weights: Path, capsys) -> None:
@@ -538,11 +527,11 @@ def test_two_ctrl_c_in_a_folder_run_then_rerun_redoes_nothing(tmp_path: Path, ti
     (folder / "sub").mkdir(parents=True)
     _png(folder / "a_photo.png", _picture(24, 32))
     make_clip(folder / "sub" / "b_long.mkv", codec="ffv1", size=(128, 96), frames=100)
-    before = {p: _digest(p) for p in _files([folder])}
+    before = {p: digest(p) for p in _files([folder])}
     out = tmp_path / "out"
     args = ["restore", str(folder), "-o", str(out), "--weights", str(tiny_weights), "--device", "cpu", "--tile", "0"]
     process = _start(args)
-    _wait_for(lambda: (out / "a_photo.png").exists() and _writing(out / "sub", "b_long"), process)
+    wait_for(lambda: (out / "a_photo.png").exists() and _writing(out / "sub", "b_long"), process, timeout=90)
     time.sleep(0.1)  # the video is being written: its temporary file exists
     process.send_signal(signal.SIGINT)
     for delay in (0.05, 0.3):  # during the clean-up, then while the process exits
@@ -558,4 +547,4 @@ def test_two_ctrl_c_in_a_folder_run_then_rerun_redoes_nothing(tmp_path: Path, ti
     assert main(args + ["--quiet"]) == 0
     assert (out / "a_photo.png").stat().st_mtime_ns == finished  # not redone
     assert len(decoded(out / "sub" / "b_long.mkv")) == 100
-    assert {p: _digest(p) for p in before} == before and not _stray(out)
+    assert {p: digest(p) for p in before} == before and not _stray(out)

@@ -153,6 +153,19 @@ def learning_rate(config: TrainConfig, iteration: int) -> float:
     return config.min_lr + 0.5 * (config.lr - config.min_lr) * (1 + math.cos(math.pi * progress))
 
 
+def optimisation_step(model: MPRNet, optimizer: torch.optim.Optimizer, loss_fn: torch.nn.Module,
+                      degraded: torch.Tensor, clean: torch.Tensor, precision: str) -> float:
+    """One update on a batch already on the model's device: the three stages forward (autocast
+    to bf16 when asked), the loss in fp32, backward, and the optimizer's step; returns the loss."""
+    with torch.autocast(degraded.device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+        outputs = model.forward_stages(degraded, 3)
+    loss = loss_fn([out.float() for out in outputs], clean)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return float(loss.detach())
+
+
 def _save(path: Path, payload: dict) -> None:
     """Write next to the target and rename, so a stop mid-write never leaves a broken checkpoint."""
     tmp = path.with_name(path.name + ".tmp")
@@ -234,14 +247,9 @@ class Trainer:
         degraded, clean = self.data.batch(c.seed, self.iteration, c.batch, c.patch)
         degraded = degraded.to(self.device, memory_format=torch.channels_last, non_blocking=True)
         clean = clean.to(self.device, non_blocking=True)
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=c.precision == "bf16"):
-            outputs = self.model.forward_stages(degraded, 3)
-        loss = self.loss_fn([out.float() for out in outputs], clean)  # the loss in fp32
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
+        loss = optimisation_step(self.model, self.optimizer, self.loss_fn, degraded, clean, c.precision)
         self.iteration += 1
-        return float(loss.detach())
+        return loss
 
     def run(self) -> Path:
         c = self.config
