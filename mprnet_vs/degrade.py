@@ -11,6 +11,7 @@ Recipes are short strings used by the CLI and the training configs::
     rain:density=0.02,angle=-10
     blur                      random motion blur (linear or trajectory kernel) + light noise
     blur:kind=linear,length=15
+    blur:max_length=11        random motion blur, kernels no longer than 11 px
     noise                     Gaussian noise, sigma drawn from 0-50 (in 8-bit units)
     noise:sigma=25            Gaussian noise of sigma 25/255
     noise:kind=poisson,peak=30,sigma=5
@@ -20,7 +21,8 @@ Ranges
   length 8-40 px, width 1-3 px, brightness 0.3-0.8, blur 0-1.5 px (Gaussian sigma); layered
   over the image with a screen blend, so streaks lighten and never exceed white.
 - blur: kernels up to 25 px; "linear" (a line of length 3-25 px at any angle) or "trajectory"
-  (a random camera-shake path); then Gaussian noise of sigma 0-2/255.
+  (a random camera-shake path, 7-25 px); then Gaussian noise of sigma 0-2/255. ``max_length``
+  lowers the 25 px cap (3-25).
 - noise: Gaussian sigma 0-50/255, or Poisson-Gaussian (photon count ``peak`` 10-100 at white,
   plus Gaussian read noise sigma 0-10/255). Results are clipped to [0, 1].
 """
@@ -124,10 +126,11 @@ def line_kernel(length: float, angle: float, size: int | None = None) -> np.ndar
     return (kernel / kernel.sum()).astype(np.float32)
 
 
-def trajectory_kernel(rng: Seed = None, size: int | None = None, steps: int = 64) -> np.ndarray:
-    """A normalised camera-shake kernel: a random walk with momentum, fitted into ``size`` px."""
+def trajectory_kernel(rng: Seed = None, size: int | None = None, steps: int = 64, max_size: int = MAX_KERNEL) -> np.ndarray:
+    """A normalised camera-shake kernel: a random walk with momentum, fitted into ``size`` px
+    (drawn from 7-``max_size`` when not given)."""
     rng = _rng(rng)
-    size = size or int(rng.integers(7, MAX_KERNEL + 1)) | 1
+    size = size or int(rng.integers(min(7, max_size), max_size + 1)) | 1
     velocity = rng.normal(size=2)
     velocity /= np.linalg.norm(velocity) + 1e-8
     points = [np.zeros(2)]
@@ -149,16 +152,29 @@ def trajectory_kernel(rng: Seed = None, size: int | None = None, steps: int = 64
     return kernel / kernel.sum()
 
 
-def blur_kernel(rng: Seed = None, *, kind: str | None = None, length: float | None = None, angle: float | None = None) -> np.ndarray:
-    """A random motion-blur kernel: ``linear`` or ``trajectory`` (drawn 50/50 when ``kind`` is None)."""
+def blur_kernel(
+    rng: Seed = None,
+    *,
+    kind: str | None = None,
+    length: float | None = None,
+    angle: float | None = None,
+    max_length: float = MAX_KERNEL,
+) -> np.ndarray:
+    """A random motion-blur kernel: ``linear`` or ``trajectory`` (drawn 50/50 when ``kind`` is None).
+
+    ``max_length`` caps the drawn lengths (3-``max_length`` px), e.g. to train on short blurs first.
+    """
     rng = _rng(rng)
+    top = int(max_length)
+    if not 3 <= top <= MAX_KERNEL:
+        raise InputError(f"blur max_length={max_length:g}: must be 3-{MAX_KERNEL} px")
     kind = kind or ("linear" if rng.random() < 0.5 else "trajectory")
     if kind == "linear":
-        length = _pick(length, 3.0, float(MAX_KERNEL), rng)
+        length = _pick(length, 3.0, float(top), rng)
         return line_kernel(length, _pick(angle, 0.0, 180.0, rng))
     if kind == "trajectory":
         size = None if length is None else int(length) | 1
-        return trajectory_kernel(rng, size=size)
+        return trajectory_kernel(rng, size=size, max_size=top)
     raise InputError(f"unknown blur kind {kind!r}: choose linear or trajectory")
 
 
@@ -171,11 +187,12 @@ def motion_blur(
     angle: float | None = None,
     noise: float | None = None,
     kernel: np.ndarray | None = None,
+    max_length: float = MAX_KERNEL,
 ) -> np.ndarray:
     """The image convolved with a motion kernel, plus light Gaussian noise (sigma in 8-bit units)."""
     x = as_float(img)
     rng = _rng(rng)
-    k = blur_kernel(rng, kind=kind, length=length, angle=angle) if kernel is None else kernel
+    k = blur_kernel(rng, kind=kind, length=length, angle=angle, max_length=max_length) if kernel is None else kernel
     out = cv2.filter2D(x, -1, k, borderType=cv2.BORDER_REFLECT)
     sigma = _pick(noise, 0.0, 2.0, rng) / 255.0
     if sigma > 0:

@@ -78,6 +78,20 @@ def test_blur_kernels_are_normalised_and_at_most_25px(seed):
         assert max(k.shape) <= dg.MAX_KERNEL
 
 
+def test_max_length_caps_the_drawn_kernels_and_leaves_the_default_draws_alone():
+    for seed in range(40):
+        assert dg.blur_kernel(seed, max_length=9).shape[0] <= 9
+        np.testing.assert_array_equal(dg.blur_kernel(seed), dg.blur_kernel(seed, max_length=dg.MAX_KERNEL))
+    sizes = {dg.blur_kernel(seed, kind="trajectory", max_length=11).shape[0] for seed in range(40)}
+    assert sizes == {7, 9, 11}
+    short = dg.degrade(photo(), "blur:max_length=5,noise=0", 3)
+    long = dg.degrade(photo(), "blur:kind=linear,length=25,noise=0", 3)
+    assert np.abs(short - photo()).mean() < np.abs(long - photo()).mean()
+    for bad in ("blur:max_length=2", "blur:max_length=40"):
+        with pytest.raises(InputError, match="max_length"):
+            dg.degrade(photo(), bad, 0)
+
+
 def test_linear_kernel_is_a_line_of_the_given_length_and_angle():
     k = dg.line_kernel(15, 0)
     cols = np.nonzero(k.sum(0) > 1e-3)[0]
