@@ -13,8 +13,12 @@ from mprnet_vs.engine import Restorer
 from mprnet_vs.errors import PresetError
 from mprnet_vs.training.data import PairSource, augment, write_rgb
 from mprnet_vs.training.losses import EdgeLoss, MPRNetLoss, charbonnier
-from mprnet_vs.training.trainer import Trainer, export_model, learning_rate, load_config
+from mprnet_vs.errors import InputError
+from mprnet_vs.model import MPRNetConfig
+from mprnet_vs.training.trainer import Trainer, average_checkpoints, export_model, learning_rate, load_config
 from mprnet_vs.weights import load_model
+
+from conftest import TINY, write_checkpoint
 
 TINY_YAML = Path(__file__).resolve().parent.parent / "presets" / "train" / "tiny.yaml"
 
@@ -212,3 +216,29 @@ def test_every_shipped_training_config_is_valid(config, photos, tmp_path):
     assert loaded.task in ("derain", "deblur", "denoise") and loaded.recipe
     if loaded.init is None:
         loaded.model_config()  # the model section names real MPRNet settings
+
+
+def test_averaged_checkpoint_is_the_elementwise_mean(tmp_path):
+    """The shipped deblur model is the mean of two runs' weights: the average must load anywhere
+    and hold the mean of every tensor (to fp16 precision)."""
+    a = write_checkpoint(tmp_path / "a.pth", seed=1)
+    b = write_checkpoint(tmp_path / "b.pth", seed=2)
+    mean = load_model(average_checkpoints([a, b], tmp_path / "mean.pth"))
+    sa, sb = load_model(a).state_dict(), load_model(b).state_dict()
+    for key, value in mean.state_dict().items():
+        torch.testing.assert_close(value, (sa[key] + sb[key]) / 2, atol=2e-3, rtol=1e-3)
+    assert not torch.equal(sa["shallow_feat1.0.weight"], sb["shallow_feat1.0.weight"])
+    raw = torch.load(tmp_path / "mean.pth", weights_only=True)
+    assert raw["optimizer"] == {} and raw["state_dict"]["shallow_feat1.0.weight"].dtype == torch.float16
+
+
+def test_averaging_refuses_checkpoints_of_different_configs(tmp_path):
+    a = write_checkpoint(tmp_path / "a.pth")
+    other = MPRNetConfig(n_feat=TINY.n_feat + 2, scale_unetfeats=TINY.scale_unetfeats,
+                         scale_orsnetfeats=TINY.scale_orsnetfeats, num_cab=TINY.num_cab)
+    b = write_checkpoint(tmp_path / "b.pth", config=other)
+    with pytest.raises(InputError, match="b.pth: its MPRNet config"):
+        average_checkpoints([a, b], tmp_path / "mean.pth")
+    assert not (tmp_path / "mean.pth").exists()
+    with pytest.raises(InputError, match="no checkpoints"):
+        average_checkpoints([], tmp_path / "mean.pth")

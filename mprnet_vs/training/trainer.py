@@ -14,13 +14,14 @@ import sys
 import time
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any, TextIO
 
 import cv2
 import torch
 import yaml
 
-from ..errors import PresetError
+from ..errors import InputError, PresetError
 from ..engine.devices import resolve_device
 from ..model import MPRNet, MPRNetConfig
 from ..weights import TASKS, build_model, extract_state_dict, load_model
@@ -173,15 +174,31 @@ def _save(path: Path, payload: dict) -> None:
     os.replace(tmp, path)
 
 
-def export_model(checkpoint: str | Path, dest: str | Path, half: bool = True) -> Path:
-    """A compact published-layout copy (fp16 tensors, no optimizer state) for shipping."""
-    model = load_model(checkpoint)
-    state = {k: (v.half() if half and v.is_floating_point() else v) for k, v in model.state_dict().items()}
-    raw = torch.load(checkpoint, map_location="cpu", weights_only=True)
+def average_checkpoints(checkpoints: Sequence[str | Path], dest: str | Path, half: bool = True) -> Path:
+    """The element-wise mean of checkpoints of one config, in the published layout without optimizer
+    state (fp16 tensors unless ``half`` is off). Runs fine-tuned from a common start often average
+    into a model better than each (a "model soup"); one checkpoint gives a compact copy of it."""
+    if not checkpoints:
+        raise InputError("no checkpoints to average")
+    models = [load_model(c) for c in checkpoints]
+    for path, model in zip(checkpoints, models):
+        if model.config != models[0].config:
+            raise InputError(f"{path}: its MPRNet config {model.config} differs from {checkpoints[0]}'s {models[0].config}")
+    states = [m.state_dict() for m in models]
+    state = {}
+    for key, first in states[0].items():
+        value = sum(s[key].double() for s in states) / len(states) if first.is_floating_point() else first
+        state[key] = value.to(torch.float16 if half else first.dtype) if first.is_floating_point() else value
+    epoch = max(int(torch.load(c, map_location="cpu", weights_only=True).get("epoch", 0)) for c in checkpoints)
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    _save(dest, {"state_dict": state, "epoch": int(raw.get("epoch", 0)), "optimizer": {}})
+    _save(dest, {"state_dict": state, "epoch": epoch, "optimizer": {}})
     return dest
+
+
+def export_model(checkpoint: str | Path, dest: str | Path, half: bool = True) -> Path:
+    """A compact published-layout copy (fp16 tensors, no optimizer state) for shipping."""
+    return average_checkpoints([checkpoint], dest, half)
 
 
 class Trainer:
