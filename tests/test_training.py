@@ -10,11 +10,10 @@ import torch
 
 from mprnet_vs.cli import main
 from mprnet_vs.engine import Restorer
-from mprnet_vs.errors import PresetError
+from mprnet_vs.errors import InputError, PresetError
+from mprnet_vs.model import MPRNetConfig
 from mprnet_vs.training.data import PairSource, augment, write_rgb
 from mprnet_vs.training.losses import EdgeLoss, MPRNetLoss, charbonnier
-from mprnet_vs.errors import InputError
-from mprnet_vs.model import MPRNetConfig
 from mprnet_vs.training.trainer import Trainer, average_checkpoints, export_model, learning_rate, load_config
 from mprnet_vs.weights import load_model
 

