@@ -101,7 +101,8 @@ def _torch_detail(exc: BaseException) -> str:
     return first.split(". ")[0].rstrip(".")
 
 
-def _read_checkpoint(path: Path) -> Any:
+def read_checkpoint(path: Path) -> Any:
+    """The raw contents of a checkpoint file, read without executing code from it."""
     if not path.exists():
         raise WeightsError(f"{path}: no such checkpoint file")
     if not path.is_file():
@@ -174,7 +175,7 @@ def load_model(source: Source, *, device: str | torch.device = "cpu", dtype: tor
     elif isinstance(source, (str, os.PathLike)):
         path = Path(source).expanduser()
         origin = str(path)
-        checkpoint = _read_checkpoint(path)
+        checkpoint = read_checkpoint(path)
     else:
         raise WeightsError(f"weights source must be a path or a mapping, got {type(source).__name__}")
     model = build_model(extract_state_dict(checkpoint, origin), origin)

@@ -18,10 +18,9 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 MARGIN = 16  # degrade a larger crop and cut the middle out, so blur and rain see real surroundings
 
 
-def decode_rgb(data: bytes | np.ndarray, origin: str) -> np.ndarray:
+def decode_rgb(data: bytes, origin: str) -> np.ndarray:
     """Encoded image bytes as HxWx3 uint8 RGB (grey is repeated, alpha dropped)."""
-    buffer = np.frombuffer(data, np.uint8) if isinstance(data, bytes) else data
-    img = cv2.imdecode(buffer, cv2.IMREAD_COLOR) if buffer.size else None
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
     if img is None:
         raise InputError(f"{origin}: not a readable image file")
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
@@ -31,7 +30,7 @@ def read_rgb(path: str | Path) -> np.ndarray:
     """An image file as HxWx3 uint8 RGB (grey is repeated, alpha dropped)."""
     if not Path(path).is_file():
         raise InputError(f"{path}: not a readable image file")
-    return decode_rgb(np.fromfile(str(path), np.uint8), str(path))
+    return decode_rgb(Path(path).read_bytes(), str(path))
 
 
 def write_rgb(path: str | Path, img: np.ndarray) -> None:

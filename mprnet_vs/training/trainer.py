@@ -24,7 +24,7 @@ import yaml
 from ..errors import InputError, PresetError
 from ..engine.devices import resolve_device
 from ..model import MPRNet, MPRNetConfig
-from ..weights import TASKS, build_model, extract_state_dict, load_model
+from ..weights import TASKS, build_model, extract_state_dict, load_model, read_checkpoint
 from ..degrade import check_recipe, TASK_RECIPES
 from .data import PairSource
 from .losses import MPRNetLoss
@@ -180,7 +180,8 @@ def average_checkpoints(checkpoints: Sequence[str | Path], dest: str | Path, hal
     into a model better than each (a "model soup"); one checkpoint gives a compact copy of it."""
     if not checkpoints:
         raise InputError("no checkpoints to average")
-    models = [load_model(c) for c in checkpoints]
+    raws = [read_checkpoint(Path(c).expanduser()) for c in checkpoints]  # each file read once
+    models = [build_model(extract_state_dict(raw, str(c)), str(c)) for c, raw in zip(checkpoints, raws)]
     for path, model in zip(checkpoints, models):
         if model.config != models[0].config:
             raise InputError(f"{path}: its MPRNet config {model.config} differs from {checkpoints[0]}'s {models[0].config}")
@@ -192,7 +193,7 @@ def average_checkpoints(checkpoints: Sequence[str | Path], dest: str | Path, hal
             state[key] = mean.to(torch.float16 if half else first.dtype)
         else:
             state[key] = first
-    epoch = max(int(torch.load(c, map_location="cpu", weights_only=True).get("epoch", 0)) for c in checkpoints)
+    epoch = max(int(raw.get("epoch", 0)) for raw in raws)
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     _save(dest, {"state_dict": state, "epoch": epoch, "optimizer": {}})
