@@ -12,7 +12,7 @@ from mprnet_vs.cli import main
 from mprnet_vs.engine import Restorer
 from mprnet_vs.errors import InputError, PresetError
 from mprnet_vs.model import MPRNetConfig
-from mprnet_vs.training.data import PairSource, augment, write_rgb
+from mprnet_vs.training.data import PairSource, augment, numbered_batches, write_rgb
 from mprnet_vs.training.losses import EdgeLoss, MPRNetLoss, charbonnier
 from mprnet_vs.training.trainer import Trainer, average_checkpoints, export_model, learning_rate, load_config
 from mprnet_vs.weights import load_model
@@ -89,6 +89,27 @@ def test_batches_are_reproducible_and_degraded(photos):
     assert torch.equal(bad, bad2) and torch.equal(good, good2)
     assert abs(float((bad - good).std()) * 255 - 25) < 4
     assert not torch.equal(source.batch(1, 6, 2, 32)[1], good)
+
+
+def test_worker_processes_make_the_same_batches(photos):
+    """Batch i depends on (seed, i) alone, so degrading ahead in processes changes nothing."""
+    source = PairSource.from_clean_folder(photos, "blur:max_length=9")
+    alone = list(numbered_batches(source, 3, 5, 9, 2, 32))
+    helped = list(numbered_batches(source, 3, 5, 9, 2, 32, workers=2))
+    assert len(alone) == len(helped) == 4
+    for (bad, good), (bad2, good2) in zip(alone, helped):
+        assert torch.equal(bad, bad2) and torch.equal(good, good2)
+    assert torch.equal(alone[0][0], source.batch(3, 5, 2, 32)[0])
+
+
+def test_images_too_small_for_the_crop_are_left_out(photos):
+    source = PairSource.from_clean_folder(photos, "noise:sigma=25", scales=(1.0, 0.5))  # 96x80 and 48x40
+    kept = source.fitting(32)  # a 64px crop (32 + two 16px margins): only the full-size copies
+    assert len(source.clean) == 6 and len(kept.clean) == 3
+    assert all(im.shape[:2] == (80, 96) for im in kept.clean)
+    assert kept.batch(0, 0, 2, 32)[0].shape == (2, 3, 32, 32)
+    with pytest.raises(InputError, match="no training image is large enough for a 112px crop"):
+        source.fitting(80)
 
 
 def test_paired_folders(photos, tmp_path):
@@ -207,6 +228,26 @@ def test_train_command(photos, tmp_path, capsys):
     assert code == 0 and "loss" in out and "lr" in out
     assert load_model(tmp_path / "m.pth").config.n_feat == 8
     assert main(["train", "--config", str(tmp_path / "nope.yaml")]) == 1
+
+
+def test_training_in_time_slices_resumes_where_it_stopped(photos, tmp_path, capsys):
+    """--max-minutes 0 stops after one step with a resumable checkpoint and exports nothing yet;
+    worker processes give the same weights as training without them."""
+    run = ["train", "--config", str(TINY_YAML), "--data", str(photos), "--output", str(tmp_path / "run"),
+           "--iterations", "3", "--device", "cpu", "--export", str(tmp_path / "m.pth")]
+    assert main(run + ["--max-minutes", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "stopped after 0.0 min at iteration 1/3" in out and "not exported" in out
+    assert not (tmp_path / "m.pth").exists()
+    assert torch.load(tmp_path / "run" / "last.pth", weights_only=True)["iteration"] == 1
+    assert main(run + ["--workers", "2"]) == 0
+    assert "resuming" in capsys.readouterr().out and (tmp_path / "m.pth").is_file()
+    straight = Trainer(tiny_config(photos, tmp_path / "straight", iterations=3), log=open("/dev/null", "w")).run()
+    a, b = load_model(straight).state_dict(), load_model(tmp_path / "run" / "last.pth").state_dict()
+    for key, value in a.items():
+        torch.testing.assert_close(value, b[key], rtol=1e-5, atol=1e-6)
+    assert main(run + ["--max-minutes", "-1"]) == 1
+    assert main(run + ["--workers", "-1"]) == 1
 
 
 @pytest.mark.parametrize("config", sorted(TINY_YAML.parent.glob("*.yaml")), ids=lambda p: p.name)

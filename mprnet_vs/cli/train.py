@@ -18,17 +18,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--precision", choices=("fp32", "bf16"),
                         help="fp32 (default) or bf16 autocast (about 2.4x faster on an AMX CPU; tensor cores on a GPU; overrides train.precision)")
     parser.add_argument("--threads", type=int, help="CPU threads for torch (0 = torch's default)")
+    parser.add_argument("--workers", type=int, help="processes that degrade batches ahead (overrides train.workers; 0 = none)")
+    parser.add_argument("--max-minutes", type=float, metavar="M",
+                        help="stop after M minutes and save a resumable checkpoint (run again to go on)")
     parser.add_argument("--export", type=Path, metavar="PATH",
                         help="after training, write a compact fp16 copy (no optimizer state) to PATH")
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..errors import PresetError
     from ..training.trainer import Trainer, export_model, load_config
 
     config = load_config(args.config, clean=args.data, degraded=args.degraded, output=args.output,
                          iterations=args.iterations, lr=args.lr, init=args.init, threads=args.threads,
-                         device=args.device, precision=args.precision)
-    last = Trainer(config).run()
-    if args.export:
+                         device=args.device, precision=args.precision, workers=args.workers)
+    if args.max_minutes is not None and not args.max_minutes >= 0:  # NaN too
+        raise PresetError(f"--max-minutes must be a number >= 0, got {args.max_minutes}")
+    trainer = Trainer(config)
+    last = trainer.run(args.max_minutes)
+    if args.export and trainer.finished:
         print(f"exported {export_model(last, args.export)}")
+    elif args.export:
+        print(f"not exported: training stopped before its last iteration ({last} resumes it)")
     return 0

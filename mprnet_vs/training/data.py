@@ -1,9 +1,11 @@
 """Training pairs: paired folders (degraded/clean with matching names) or clean photos degraded on
 the fly. Batches are drawn from a generator seeded by (seed, iteration), so a resumed run sees the
-same batches it would have seen without stopping, and nothing needs worker processes."""
+same batches it would have seen without stopping, and worker processes (``numbered_batches``) make
+exactly the batches the training process would have made itself."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -109,11 +111,24 @@ class PairSource:
             degraded.append(_to_float(d))
         return cls(clean=clean, degraded=degraded)
 
+    def crop_size(self, patch: int) -> int:
+        return patch + 2 * (MARGIN if self.recipe else 0)
+
+    def fitting(self, patch: int) -> PairSource:
+        """Only the images a ``patch`` crop fits in, so a downscaled copy of a small photo is left
+        out of large-patch training instead of failing it."""
+        size = self.crop_size(patch)
+        keep = [i for i, im in enumerate(self.clean) if min(im.shape[:2]) >= size]
+        if not keep:
+            raise InputError(f"no training image is large enough for a {size}px crop (patch {patch})")
+        return PairSource(clean=[self.clean[i] for i in keep], recipe=self.recipe,
+                          degraded=None if self.degraded is None else [self.degraded[i] for i in keep])
+
     def sample(self, rng: np.random.Generator, patch: int) -> tuple[np.ndarray, np.ndarray]:
         index = int(rng.choice(len(self.clean), p=self.weights))
         clean = self.clean[index]
-        margin = MARGIN if self.recipe else 0
-        size = patch + 2 * margin
+        size = self.crop_size(patch)
+        margin = (size - patch) // 2
         h, w = clean.shape[:2]
         if h < size or w < size:
             raise InputError(f"training image {index} is {w}x{h}, smaller than the {size}px crop")
@@ -134,3 +149,34 @@ class PairSource:
         bad = torch.from_numpy(np.stack([p[0] for p in pairs])).permute(0, 3, 1, 2).contiguous()
         good = torch.from_numpy(np.stack([p[1] for p in pairs])).permute(0, 3, 1, 2).contiguous()
         return bad, good
+
+
+class _NumberedBatches(torch.utils.data.Dataset):
+    """Item i is batch number ``first + i`` of a run: a DataLoader over it gives the same batches
+    with any number of workers."""
+
+    def __init__(self, source: PairSource, seed: int, first: int, stop: int, size: int, patch: int) -> None:
+        self.source, self.seed, self.first, self.stop, self.size, self.patch = source, seed, first, stop, size, patch
+
+    def __len__(self) -> int:
+        return max(self.stop - self.first, 0)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.source.batch(self.seed, self.first + i, self.size, self.patch)
+
+
+def _single_threaded_worker(_worker_id: int) -> None:
+    """Each worker makes one batch at a time: many workers, not many threads per worker."""
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
+
+
+def numbered_batches(source: PairSource, seed: int, first: int, stop: int, size: int, patch: int,
+                     workers: int = 0, pin_memory: bool = False) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Batches ``first`` .. ``stop - 1`` in order. ``workers`` > 0 degrades them ahead in that many
+    processes (a GPU outruns one CPU core making blur kernels); the batches are the same either way."""
+    loader = torch.utils.data.DataLoader(
+        _NumberedBatches(source, seed, first, stop, size, patch), batch_size=None, shuffle=False,
+        num_workers=workers, pin_memory=pin_memory, worker_init_fn=_single_threaded_worker if workers else None,
+        prefetch_factor=4 if workers else None)
+    return iter(loader)

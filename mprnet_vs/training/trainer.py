@@ -26,7 +26,7 @@ from ..engine.devices import resolve_device
 from ..model import MPRNet, MPRNetConfig
 from ..weights import TASKS, build_model, extract_state_dict, load_model, read_checkpoint
 from ..degrade import check_recipe, TASK_RECIPES
-from .data import PairSource
+from .data import PairSource, numbered_batches
 from .losses import MPRNetLoss
 
 LAST = "last.pth"
@@ -50,6 +50,7 @@ class TrainConfig:
     warmup: int = 100
     seed: int = 0
     threads: int = 0
+    workers: int = 0  # processes that degrade batches ahead (0 = the training process does it)
     log_every: int = 50
     checkpoint_minutes: float = 3.0
     init: Path | None = None
@@ -120,7 +121,7 @@ def load_config(path: str | Path, **overrides: Any) -> TrainConfig:
         values["scales"] = tuple(float(s) for s in values["scales"])
     for key in ("lr", "min_lr", "checkpoint_minutes"):  # YAML reads 2e-4 (no dot) as a string
         values[key] = _number(values, key, float, path)
-    for key in ("patch", "batch", "iterations", "warmup", "seed", "threads", "log_every"):
+    for key in ("patch", "batch", "iterations", "warmup", "seed", "threads", "workers", "log_every"):
         values[key] = _number(values, key, int, path)
     values["precision"] = str(values.get("precision") or "fp32").lower()
     if values["precision"] not in TRAIN_PRECISIONS:
@@ -140,6 +141,8 @@ def load_config(path: str | Path, **overrides: Any) -> TrainConfig:
         config.recipe = TASK_RECIPES[config.task]
     if config.recipe:
         check_recipe(config.recipe)
+    if config.workers < 0:
+        raise PresetError(f"{path}: workers must be >= 0, got {config.workers}")
     if config.patch % 8 or config.patch < 16:
         raise PresetError(f"{path}: patch must be a multiple of 8 and at least 16, got {config.patch}")
     return config
@@ -214,16 +217,22 @@ class Trainer:
         cv2.setNumThreads(1)
         torch.manual_seed(config.seed)
         self.device = resolve_device(config.device)
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # every batch has the same shape
         self.model = self._build_model().to(self.device, memory_format=torch.channels_last)
         self.model.train()
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, betas=(0.9, 0.999), eps=1e-8)
         self.loss_fn = MPRNetLoss().to(self.device)
         self.iteration = 0
-        self.data = (
+        data = (
             PairSource.from_pairs(config.degraded, config.clean)
             if config.degraded is not None
             else PairSource.from_clean_folder(config.clean, config.recipe or "", config.scales)
         )
+        self.data = data.fitting(config.patch)
+        if len(self.data.clean) < len(data.clean):
+            print(f"left out {len(data.clean) - len(self.data.clean)} of {len(data.clean)} images (or scaled copies) "
+                  f"smaller than the {data.crop_size(config.patch)}px crop", file=self.log, flush=True)
         config.output.mkdir(parents=True, exist_ok=True)
         self.last_path = config.output / LAST
         if self.last_path.is_file():
@@ -259,36 +268,51 @@ class Trainer:
         })
         return self.last_path
 
-    def step(self) -> float:
-        """One optimisation step on batch number ``self.iteration``; returns its loss."""
+    def step(self, batch: tuple[torch.Tensor, torch.Tensor] | None = None) -> float:
+        """One optimisation step on batch number ``self.iteration`` (made here unless given);
+        returns its loss."""
         c = self.config
         lr = learning_rate(c, self.iteration)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        degraded, clean = self.data.batch(c.seed, self.iteration, c.batch, c.patch)
+        degraded, clean = batch if batch is not None else self.data.batch(c.seed, self.iteration, c.batch, c.patch)
         degraded = degraded.to(self.device, memory_format=torch.channels_last, non_blocking=True)
         clean = clean.to(self.device, non_blocking=True)
         loss = optimisation_step(self.model, self.optimizer, self.loss_fn, degraded, clean, c.precision)
         self.iteration += 1
         return loss
 
-    def run(self) -> Path:
+    @property
+    def finished(self) -> bool:
+        return self.iteration >= self.config.iterations
+
+    def run(self, max_minutes: float | None = None) -> Path:
+        """Train to the configured iteration count, or stop after ``max_minutes`` (a slice of a
+        longer run on a shared or time-limited machine); either way last.pth is saved and resumable."""
         c = self.config
         start, last_save = time.monotonic(), time.monotonic()
         first, running, count = self.iteration, 0.0, 0
-        while self.iteration < c.iterations:
-            running += self.step()
+        stream = numbered_batches(self.data, c.seed, self.iteration, c.iterations, c.batch, c.patch,
+                                  c.workers, pin_memory=self.device.type == "cuda")
+        for batch in stream:
+            running += self.step(batch)
             count += 1
-            if self.iteration % c.log_every == 0 or self.iteration == c.iterations:
+            if self.iteration % c.log_every == 0 or self.finished:
                 rate = (self.iteration - first) / max(time.monotonic() - start, 1e-9)
                 eta = (c.iterations - self.iteration) / max(rate, 1e-9)
                 print(f"iter {self.iteration}/{c.iterations} loss {running / count:.4f} "
                       f"lr {learning_rate(c, self.iteration - 1):.2e} {rate:.2f} it/s eta {eta / 60:.0f} min",
                       file=self.log, flush=True)
                 running, count = 0.0, 0
+            if max_minutes is not None and time.monotonic() - start >= max_minutes * 60:
+                break
             if time.monotonic() - last_save > c.checkpoint_minutes * 60:
                 self.save()
                 last_save = time.monotonic()
         path = self.save()
-        print(f"done: {path}", file=self.log, flush=True)
+        if self.finished:
+            print(f"done: {path}", file=self.log, flush=True)
+        else:
+            print(f"stopped after {max_minutes} min at iteration {self.iteration}/{c.iterations}: "
+                  f"run again to resume from {path}", file=self.log, flush=True)
         return path
