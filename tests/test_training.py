@@ -10,7 +10,7 @@ import torch
 
 from mprnet_vs.cli import main
 from mprnet_vs.engine import Restorer
-from mprnet_vs.errors import InputError, PresetError
+from mprnet_vs.errors import InputError, PresetError, WeightsError
 from mprnet_vs.model import MPRNetConfig
 from mprnet_vs.training.data import PairSource, augment, numbered_batches, write_rgb
 from mprnet_vs.training.losses import EdgeLoss, MPRNetLoss, charbonnier
@@ -248,6 +248,15 @@ def test_training_in_time_slices_resumes_where_it_stopped(photos, tmp_path, caps
         torch.testing.assert_close(value, b[key], rtol=1e-5, atol=1e-6)
     assert main(run + ["--max-minutes", "-1"]) == 1
     assert main(run + ["--workers", "-1"]) == 1
+
+
+def test_a_damaged_last_checkpoint_is_named_not_resumed(photos, tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "last.pth").write_bytes(b"PK\x03\x04 cut short")
+    with pytest.raises(WeightsError, match=r"last.pth: truncated or not a PyTorch checkpoint"):
+        Trainer(tiny_config(photos, run), log=open("/dev/null", "w"))
+    assert (run / "last.pth").read_bytes() == b"PK\x03\x04 cut short"  # left for the user to look at
 
 
 @pytest.mark.parametrize("config", sorted(TINY_YAML.parent.glob("*.yaml")), ids=lambda p: p.name)

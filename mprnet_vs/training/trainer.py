@@ -248,7 +248,7 @@ class Trainer:
         return model
 
     def _resume(self) -> None:
-        raw = torch.load(self.last_path, map_location="cpu", weights_only=True)
+        raw = read_checkpoint(self.last_path)  # a damaged last.pth is named in a clear error
         model = build_model(extract_state_dict(raw, str(self.last_path)), str(self.last_path))
         if model.config != self.model.config:
             raise PresetError(f"{self.last_path}: holds a different architecture; use another output folder")
