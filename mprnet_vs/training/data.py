@@ -178,5 +178,8 @@ def numbered_batches(source: PairSource, seed: int, first: int, stop: int, size:
     loader = torch.utils.data.DataLoader(
         _NumberedBatches(source, seed, first, stop, size, patch), batch_size=None, shuffle=False,
         num_workers=workers, pin_memory=pin_memory, worker_init_fn=_single_threaded_worker if workers else None,
-        prefetch_factor=4 if workers else None)
+        prefetch_factor=4 if workers else None,
+        # fresh interpreters: a forked child can inherit a lock held by one of the parent's thread
+        # pools (OpenCV's, OpenMP's) and wait on it for ever (seen: both workers stuck at once)
+        multiprocessing_context="spawn" if workers else None, persistent_workers=False)
     return iter(loader)
