@@ -111,8 +111,13 @@ class PairSource:
             degraded.append(_to_float(d))
         return cls(clean=clean, degraded=degraded)
 
+    @property
+    def margin(self) -> int:
+        """Context cut away around each crop: only degradations made here need it."""
+        return MARGIN if self.recipe else 0
+
     def crop_size(self, patch: int) -> int:
-        return patch + 2 * (MARGIN if self.recipe else 0)
+        return patch + 2 * self.margin
 
     def fitting(self, patch: int) -> PairSource:
         """Only the images a ``patch`` crop fits in, so a downscaled copy of a small photo is left
@@ -127,8 +132,7 @@ class PairSource:
     def sample(self, rng: np.random.Generator, patch: int) -> tuple[np.ndarray, np.ndarray]:
         index = int(rng.choice(len(self.clean), p=self.weights))
         clean = self.clean[index]
-        size = self.crop_size(patch)
-        margin = (size - patch) // 2
+        size, margin = self.crop_size(patch), self.margin
         h, w = clean.shape[:2]
         if h < size or w < size:
             raise InputError(f"training image {index} is {w}x{h}, smaller than the {size}px crop")
@@ -181,5 +185,5 @@ def numbered_batches(source: PairSource, seed: int, first: int, stop: int, size:
         prefetch_factor=4 if workers else None,
         # fresh interpreters: a forked child can inherit a lock held by one of the parent's thread
         # pools (OpenCV's, OpenMP's) and wait on it for ever (seen: both workers stuck at once)
-        multiprocessing_context="spawn" if workers else None, persistent_workers=False)
+        multiprocessing_context="spawn" if workers else None)
     return iter(loader)
