@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -228,6 +231,26 @@ def test_train_command(photos, tmp_path, capsys):
     assert code == 0 and "loss" in out and "lr" in out
     assert load_model(tmp_path / "m.pth").config.n_feat == 8
     assert main(["train", "--config", str(tmp_path / "nope.yaml")]) == 1
+
+
+# The command line with PyAV and VapourSynth made unimportable, as on a training machine without them.
+WITHOUT_VIDEO_LIBS = ("import sys; sys.modules.update(av=None, vapoursynth=None); "
+                      "from mprnet_vs.cli import main; sys.exit(main(sys.argv[1:]))")
+
+
+def test_train_and_evaluate_need_neither_pyav_nor_vapoursynth(photos, tmp_path):
+    run = lambda *args: subprocess.run([sys.executable, "-c", WITHOUT_VIDEO_LIBS, *args],
+                                       capture_output=True, text=True, timeout=300)
+    trained = run("train", "--config", str(TINY_YAML), "--data", str(photos), "--output", str(tmp_path / "run"),
+                  "--iterations", "2", "--export", str(tmp_path / "m.pth"), "--device", "cpu")
+    assert trained.returncode == 0, trained.stderr
+    scored = run("evaluate", "--task", "denoise", "--weights", str(tmp_path / "m.pth"), "--clean", str(photos),
+                 "--degrade", "noise:sigma=25", "--device", "cpu", "--json")
+    assert scored.returncode == 0, scored.stderr
+    assert len(json.loads(scored.stdout)["images"]) == 3
+    refused = run("restore", "--task", "denoise", str(photos / "p0.png"), "-o", str(tmp_path / "out.png"))
+    assert refused.returncode == 1 and not (tmp_path / "out.png").exists()
+    assert refused.stderr == "mprnet-vs: error: 'restore' needs the Python package 'av', which is not installed\n"
 
 
 def test_training_in_time_slices_resumes_where_it_stopped(photos, tmp_path, capsys):

@@ -11,6 +11,7 @@ import signal
 import sys
 import threading
 from collections.abc import Iterator, Sequence
+from types import ModuleType
 from typing import NoReturn
 
 from .. import __version__
@@ -37,7 +38,30 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+class MissingDependency(MprnetError):
+    """A command's optional library (PyAV, VapourSynth) is not installed."""
+
+
+def chosen_command(argv: Sequence[str]) -> str | None:
+    """The sub-command named on the command line: the first word that is not an option (the
+    top-level options take no values)."""
+    word = next((a for a in argv if not a.startswith("-")), None)
+    return word if word in COMMANDS else None
+
+
+def _load_command(name: str) -> ModuleType:
+    """Only the command that runs is imported, so ``train`` and ``evaluate`` work on a training
+    machine without PyAV or VapourSynth."""
+    try:
+        return importlib.import_module(COMMANDS[name][0])
+    except ModuleNotFoundError as exc:
+        if exc.name is None or exc.name.split(".")[0] == "mprnet_vs":
+            raise
+        raise MissingDependency(f"'{name}' needs the Python package '{exc.name}', which is not installed") from None
+
+
+def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """The parser with every command listed and the options of the command named in ``argv``."""
     parser = _Parser(
         prog="mprnet-vs",
         description="MPRNet image restoration (derain, deblur, denoise) for videos, photos and folders.",
@@ -45,12 +69,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"mprnet-vs {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, (module_name, help_text) in COMMANDS.items():
-        module = importlib.import_module(module_name)
+    chosen = chosen_command(argv)
+    for name, (_module, help_text) in COMMANDS.items():
         command = sub.add_parser(name, help=help_text, description=help_text)
         command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks on errors")
-        module.add_arguments(command)
-        command.set_defaults(_run=module.run)
+        if name == chosen:
+            module = _load_command(name)
+            module.add_arguments(command)
+            command.set_defaults(_run=module.run)
     return parser
 
 
@@ -102,7 +128,14 @@ def _leave(code: int) -> NoReturn:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    words = sys.argv[1:] if argv is None else argv
+    try:
+        parser = build_parser(words)
+    except MissingDependency as exc:
+        if "--debug" in words:
+            raise
+        print(f"mprnet-vs: error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: --help/--version (0) or a usage error (2)
