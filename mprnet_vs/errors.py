@@ -15,3 +15,7 @@ class PresetError(MprnetError):
 
 class InputError(MprnetError):
     """An image, frame or file given to the engine or a front end cannot be processed."""
+
+
+class MissingDependency(MprnetError):
+    """A library that one part needs (PyAV for video, VapourSynth for the filters) is not installed."""

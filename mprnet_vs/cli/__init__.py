@@ -15,7 +15,7 @@ from types import ModuleType
 from typing import NoReturn
 
 from .. import __version__
-from ..errors import MprnetError
+from ..errors import MissingDependency, MprnetError
 
 # name -> (module, one-line help). Each module defines add_arguments(parser) and run(args) -> int.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -36,10 +36,6 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
-
-
-class MissingDependency(MprnetError):
-    """A command's optional library (PyAV, VapourSynth) is not installed."""
 
 
 def chosen_command(argv: Sequence[str]) -> str | None:
