@@ -123,15 +123,20 @@ def _leave(code: int) -> NoReturn:
     os._exit(code)
 
 
+def _failed(exc: MprnetError) -> int:
+    """Every failure of the command: one line on stderr, and the error's exit code."""
+    print(f"mprnet-vs: error: {exc}", file=sys.stderr)
+    return getattr(exc, "exit_code", EXIT_FAILED)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     words = sys.argv[1:] if argv is None else argv
     try:
         parser = build_parser(words)
-    except MissingDependency as exc:
+    except MissingDependency as exc:  # before parsing: --debug is looked for among the words
         if "--debug" in words:
             raise
-        print(f"mprnet-vs: error: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+        return _failed(exc)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: --help/--version (0) or a usage error (2)
@@ -151,5 +156,4 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MprnetError as exc:
         if args.debug:
             raise
-        print(f"mprnet-vs: error: {exc}", file=sys.stderr)
-        return getattr(exc, "exit_code", EXIT_FAILED)
+        return _failed(exc)
