@@ -39,7 +39,7 @@ import vapoursynth as vs
 from .errors import MprnetError
 from .presets import _split_path as presets_split_path
 from .vs_source import caller_path, check_complete, looked_in, source_problem
-from .vs_formats import check_clip, color_info, from_engine_rgb, parse_matrix, to_engine_rgb
+from .vs_formats import check_clip, check_conversion, color_info, from_engine_rgb, parse_matrix, to_engine_rgb
 
 TASKS = ("derain", "deblur", "denoise")
 
@@ -112,7 +112,8 @@ def restore_clip(
 
     RGBS and RGBH clips are processed directly; other RGB and YUV clips are converted to RGBS
     and back, so the result has the input's format, size, length, rate and frame properties.
-    Bad arguments raise ``vs.Error`` naming the filter.
+    Bad arguments, and colour properties the conversion cannot use, raise ``vs.Error`` naming
+    the filter here rather than on the first frame.
     """
     if task not in TASKS:
         raise vs.Error(f"mprnet_vs: unknown task {task!r}; choose one of {', '.join(TASKS)}")
@@ -122,9 +123,10 @@ def restore_clip(
     matrix_code = parse_matrix(matrix, name)
     if not isinstance(compile, bool):
         raise vs.Error(f"{name}: compile must be True or False, got {compile!r}")
+    info = color_info(clip, matrix_code, name)
+    check_conversion(clip, info, name)
     restorer = make_restorer(task, weights=weights, preset=preset, stages=stages, tile=tile, overlap=overlap,
                              batch=batch, precision=precision, device=device, compile=compile)
-    info = color_info(clip, matrix_code, name)
     rgb = to_engine_rgb(clip, info)
     if restorer.device.type != "cuda":
         streams = 1  # streams are a GPU notion; the CPU already uses all its cores per forward

@@ -5,10 +5,18 @@ constant-format RGB or YUV clip is converted to RGBS with VapourSynth's own resi
 matrix, range and chroma location of its first frame (a ``matrix`` argument wins; with no matrix
 at all it is guessed from the frame size the way VapourSynth tools do, and the guess is logged),
 and the result is converted back to the clip's own format, range and frame properties.
+
+Both directions use that one :class:`ColorInfo` for every frame: the frames' own ``_Matrix``,
+``_Range`` and ``_ChromaLocation`` are removed before the conversion into RGB, because resize
+lets a frame property win over its ``*_in`` argument (a wrong tag would defeat ``matrix=``, and
+frames tagged unlike the first would come back in other colours). The output frames get the
+input frames' properties back. Whether the conversion works at all is checked on the first
+frame when the filter is called (:func:`check_conversion`), not left to the first frame fetched.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import vapoursynth as vs
@@ -31,8 +39,13 @@ MATRIX_NAMES = {
     "chromacl": 13,
     "ictcp": 14,
 }
-MATRIX_UNSPECIFIED = 2
 _RESERVED_MATRICES = {2, 3}
+# _Matrix tags understood (0, 2 and 3 mean "no usable matrix" and lead to a guess).
+_TAGGABLE_MATRICES = frozenset(range(15)) - {11}
+# Matrices zimg derives from the transfer and primaries: they need fitting _Transfer/_Primaries.
+_DERIVED_MATRICES = {10, 12, 13, 14}
+# The colour properties resize would read instead of its arguments.
+COLOR_PROPS = ["_Matrix", "_Range", "_ChromaLocation"]
 
 
 @dataclass(frozen=True)
@@ -96,9 +109,22 @@ def _log(message: str, level: vs.MessageType = vs.MESSAGE_TYPE_WARNING) -> None:
     vs.core.log_message(level, message)
 
 
+def _int_prop(props: vs.FrameProps, key: str, allowed: Collection[int], name: str, hint: str) -> int | None:
+    """Frame property ``key`` as an int in ``allowed``, None when absent; vs.Error otherwise."""
+    if key not in props:
+        return None
+    value = props[key]
+    if isinstance(value, bytes):
+        value = value.decode(errors="replace")
+    if isinstance(value, bool) or not isinstance(value, int) or int(value) not in allowed:
+        raise vs.Error(f"{name}: the first frame has {key} = {value!r}, which is not {hint}")
+    return int(value)
+
+
 def color_info(clip: vs.VideoNode, matrix: int | None, name: str) -> ColorInfo:
     """Read matrix, range and chroma location from the clip's first frame (none is needed for
-    RGBS/RGBH, which go to the engine as they are)."""
+    RGBS/RGBH, which go to the engine as they are). A property of the wrong type or out of
+    range is a vs.Error now: resize would only fail on a frame."""
     is_rgb = clip.format.color_family == vs.RGB
     if clip.format.id in DIRECT_FORMATS:
         return ColorInfo(matrix=None, full_range=True, chromaloc=None)
@@ -106,18 +132,20 @@ def color_info(clip: vs.VideoNode, matrix: int | None, name: str) -> ColorInfo:
         props = clip.get_frame(0).props
     except vs.Error as exc:
         raise vs.Error(f"{name}: could not read the first frame to learn its colour properties ({exc})") from None
-    full_range = is_rgb  # untagged: RGB is full range, YUV limited ("TV") range
-    if "_Range" in props:
-        full_range = int(props["_Range"]) == int(vs.RANGE_FULL)
+    fix = "; correct or remove the frame property"
+    tagged_range = _int_prop(props, "_Range", (0, 1), name, f"0 (limited) or 1 (full){fix}")
+    # untagged: RGB is full range, YUV limited ("TV") range
+    full_range = is_rgb if tagged_range is None else tagged_range == int(vs.RANGE_FULL)
     if is_rgb:
         return ColorInfo(matrix=None, full_range=full_range, chromaloc=None)
-    chromaloc = int(props["_ChromaLocation"]) if "_ChromaLocation" in props else None
+    chromaloc = _int_prop(props, "_ChromaLocation", range(6), name, f"a chroma location (0-5){fix}")
     guessed = False
     if matrix == 0:
         raise vs.Error(f"{name}: matrix 0 (rgb) cannot describe a YUV clip; give its YUV matrix, e.g. '709'")
     if matrix is None:
-        tagged = int(props.get("_Matrix", MATRIX_UNSPECIFIED))
-        if tagged in _RESERVED_MATRICES or tagged == 0:
+        tagged = _int_prop(props, "_Matrix", _TAGGABLE_MATRICES, name,
+                           "a matrix code resize knows (0-14 without 11); pass matrix=... to choose one")
+        if tagged is None or tagged in _RESERVED_MATRICES or tagged == 0:
             matrix = guess_matrix(clip.width, clip.height)
             guessed = True
             label = "BT.709" if matrix == 1 else "BT.601 (170m)"
@@ -130,11 +158,39 @@ def color_info(clip: vs.VideoNode, matrix: int | None, name: str) -> ColorInfo:
     return ColorInfo(matrix=matrix, full_range=full_range, chromaloc=chromaloc, guessed_matrix=guessed)
 
 
+def check_conversion(clip: vs.VideoNode, info: ColorInfo, name: str) -> None:
+    """Convert the first frame into RGB and back, as the filter will: vs.Error naming the
+    filter now when resize refuses (e.g. matrix 14 without a usable _Transfer), instead of a
+    bare resize error on the first frame fetched (under vspipe, after the y4m header)."""
+    if clip.format.id in DIRECT_FORMATS:
+        return
+    first = clip[0]
+    try:
+        from_engine_rgb(to_engine_rgb(first, info), first, info).get_frame(0)
+    except vs.Error as exc:
+        detail = " ".join(str(exc).split())
+        hint = ""
+        if info.matrix in _DERIVED_MATRICES:
+            hint = f"; matrix {info.matrix} is derived from the clip's _Transfer and _Primaries, which do not suit it"
+        raise vs.Error(f"{name}: cannot convert the clip to RGB and back with {describe(info)}{hint} ({detail})") from None
+
+
+def describe(info: ColorInfo) -> str:
+    """``info`` in words, for messages: "matrix 14, limited range"."""
+    parts = [] if info.matrix is None else [f"matrix {info.matrix}"]
+    parts.append("full range" if info.full_range else "limited range")
+    if info.chromaloc is not None:
+        parts.append(f"chroma location {info.chromaloc}")
+    return ", ".join(parts)
+
+
 def to_engine_rgb(clip: vs.VideoNode, info: ColorInfo) -> vs.VideoNode:
-    """The clip as RGBS (or as it is when already RGBS/RGBH)."""
+    """The clip as RGBS (or as it is when already RGBS/RGBH), every frame converted with
+    ``info``: the frames' own colour tags are removed first, as resize would prefer them."""
     if clip.format.id in DIRECT_FORMATS:
         return clip
     core = vs.core
+    clip = core.std.RemoveFrameProps(clip, COLOR_PROPS)
     if clip.format.color_family == vs.RGB:
         return core.resize.Point(clip, format=vs.RGBS, range_in_s="full" if info.full_range else "limited",
                                  range_s="full")

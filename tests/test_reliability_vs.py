@@ -216,6 +216,41 @@ def test_bad_files_and_options_raise_vs_error(tmp_path, tiny_weights, case):
     assert {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in hashes} == hashes
 
 
+@pytest.mark.parametrize(
+    ("tags", "matrix", "fragment"),
+    [
+        ({}, "2020cl", "matrix 10 is derived from the clip's _Transfer and _Primaries"),
+        ({}, "chromancl", "matrix 12 is derived"),
+        ({}, "chromacl", "matrix 13 is derived"),
+        ({}, "ictcp", "matrix 14 is derived"),
+        ({"_Matrix": 14, "_Transfer": 1, "_Primaries": 1}, None, "matrix 14 is derived"),
+        ({"_Matrix": 99}, None, "the first frame has _Matrix = 99, which is not a matrix code resize knows"),
+        ({"_Matrix": 11}, None, "the first frame has _Matrix = 11, which is not a matrix code resize knows"),
+        ({"_Range": 2}, "709", "the first frame has _Range = 2, which is not 0 (limited) or 1 (full)"),
+        ({"_Range": "full"}, "709", "the first frame has _Range = 'full', which is not 0 (limited) or 1 (full)"),
+        ({"_ChromaLocation": 6}, "709", "the first frame has _ChromaLocation = 6, which is not a chroma location"),
+        ({"_ChromaLocation": "left"}, "709", "the first frame has _ChromaLocation = 'left', which is not a chroma"),
+    ],
+    ids=["2020cl", "chromancl", "chromacl", "ictcp", "tag_14_bt709_transfer", "tag_99", "tag_11", "range_2",
+         "range_text", "chroma_location_6", "chroma_location_text"],
+)
+def test_colour_problems_are_refused_when_the_filter_is_called(tiny_weights, tags, matrix, fragment):
+    """Tags or matrices resize cannot use failed only on the first frame fetched, with resize's
+    words (or a plain ValueError for a text _Range): now a vs.Error naming the filter, at once."""
+    clip = core.std.SetFrameProps(random_clip(vs.YUV420P8, 16, 16, length=2), **tags)
+    with pytest.raises(vs.Error, match=r"^mprnet_vs\.derain: ") as caught:
+        mprnet_vs.derain(clip, weights=tiny_weights, device="cpu", matrix=matrix)
+    assert fragment in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_derived_matrix_with_fitting_transfer_and_primaries_works(tiny_weights):
+    """The call-time check refuses only what resize refuses: ICtCp with PQ and BT.2020 works."""
+    clip = core.std.SetFrameProps(random_clip(vs.YUV420P10, 16, 16, length=2), _Transfer=16, _Primaries=9)
+    out = mprnet_vs.derain(clip, weights=tiny_weights, stages=1, device="cpu", matrix="ictcp")
+    assert [props(out.get_frame(n)) for n in range(2)] == [props(clip.get_frame(n)) for n in range(2)]
+
+
 def test_audio_node_is_refused(tiny_weights):
     with pytest.raises(vs.Error, match=r"^mprnet_vs\.denoise: clip must be a video clip .*AudioNode"):
         mprnet_vs.denoise(core.std.BlankAudio(), weights=tiny_weights)

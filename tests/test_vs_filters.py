@@ -248,6 +248,60 @@ def test_tagged_matrix_and_range_are_used(yuv8, tiny_weights):
     assert props["_Matrix"] == 1 and props["_Range"] == 1
 
 
+
+def flat_yuv(**tags: int) -> vs.VideoNode:
+    """A flat YUV 4:4:4 colour (so any matrix or range mix-up shows in every sample)."""
+    clip = core.std.BlankClip(format=vs.YUV444P8, width=32, height=24, length=1, color=[120, 90, 170], keep=True)
+    return core.std.SetFrameProps(clip, **tags)
+
+
+def test_matrix_argument_overrides_a_wrong_tag(tiny_weights):
+    """resize prefers a frame's _Matrix to its matrix_in argument: the tag must not win over
+    ``matrix=``, the README's remedy for a wrong tag."""
+    options = dict(weights=tiny_weights, stages=1, device="cpu")
+    wrong = mprnet_vs.derain(flat_yuv(_Matrix=1), matrix="170m", **options)
+    right = mprnet_vs.derain(flat_yuv(_Matrix=6), **options)
+    for p, (a, b) in enumerate(zip(planes(wrong.get_frame(0)), planes(right.get_frame(0)))):
+        assert np.array_equal(a, b), f"plane {p}"
+    assert frame_props(wrong.get_frame(0))["_Matrix"] == 1  # the tag itself is kept
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [({"_Matrix": 6}, {"_Matrix": 1}), ({"_Range": 0}, {"_Range": 1}),
+     ({"_ChromaLocation": 0}, {"_ChromaLocation": 2}), ({"_Range": 0}, {"_Range": 5, "_ChromaLocation": -1})],
+    ids=["matrix", "range", "chroma_location", "bad_tags_on_a_later_frame"],
+)
+def test_every_frame_is_converted_with_the_first_frames_tags(yuv8, tiny_weights, first, second):
+    """Frames tagged unlike the first one are converted into RGB and back with the same
+    colours (the way back always used the first frame's): the same picture in gives the same
+    picture out, each frame keeps its own tags, and a later frame's tags are not read at all."""
+    picture = yuv8[0]
+    clip = core.std.SetFrameProps(picture, **first) + core.std.SetFrameProps(picture, **second)
+    out = mprnet_vs.derain(clip, weights=tiny_weights, stages=1, device="cpu")
+    a, b = out.get_frame(0), out.get_frame(1)
+    for p, (x, y) in enumerate(zip(planes(a), planes(b))):
+        assert np.array_equal(x, y), f"plane {p}: frame 1 drifted in colour"
+    assert frame_props(b) == frame_props(clip.get_frame(1))
+
+
+@pytest.mark.parametrize(
+    ("fmt", "tag"), [(vs.YUV420P8, 0), (vs.YUV420P8, 3), (vs.RGB24, 1), (vs.RGB48, 6)],
+    ids=["yuv_tagged_rgb", "yuv_tagged_reserved", "rgb24_tagged_709", "rgb48_tagged_170m"],
+)
+def test_matrix_tags_that_do_not_fit_the_clip_are_not_fatal(tiny_weights, fmt, tag):
+    """_Matrix=0 on YUV (e.g. after ShufflePlanes from RGB) is treated as untagged, and a YUV
+    matrix on integer RGB is ignored; resize used to fail on them at frame time."""
+    blank = core.std.BlankClip(format=fmt, width=32, height=24, length=2, color=[60, 100, 200], keep=True)
+    options = dict(weights=tiny_weights, stages=1, device="cpu")
+    tagged = mprnet_vs.derain(core.std.SetFrameProps(blank, _Matrix=tag), **options)
+    untagged = mprnet_vs.derain(blank, **options)
+    for n in range(2):
+        for x, y in zip(planes(tagged.get_frame(n)), planes(untagged.get_frame(n))):
+            assert np.array_equal(x, y), f"frame {n}"
+        assert frame_props(tagged.get_frame(n))["_Matrix"] == tag
+
+
 # --- frame properties, batching, threads ----------------------------------------------------------
 
 

@@ -125,6 +125,7 @@ def test_rgb_source_comes_out_as_yuv444(tmp_path, tiny_weights):
     [
         ([], b"-a src=PATH"),
         (["stages=9"], b"mprnet_vs.derain: "),
+        (["matrix=ictcp"], b"mprnet_vs.derain: cannot convert the clip to RGB and back with matrix 14"),
     ],
 )
 def test_script_errors_are_reported_on_stderr(yuv_file, tiny_weights, args, message):
