@@ -23,8 +23,11 @@ while VapourSynth's threads wait on the GIL-free GPU work.
 
 from __future__ import annotations
 
+import ast
 import contextlib
+import difflib
 import os
+import re
 import sys
 import threading
 from collections import OrderedDict
@@ -337,14 +340,21 @@ class BatchRunner:
 
 
 _TEXT_OPTIONS = ("weights", "preset", "precision", "matrix")
-_NUMBER_OPTIONS = ("stages", "tile", "overlap", "batch", "device", "num_streams")
+# Options given as integers, and what else each takes as text (None: any text, the engine checks it).
+_NUMBER_OPTIONS: dict[str, tuple[str, ...] | None] = {
+    "stages": (), "tile": ("auto",), "overlap": (), "batch": (), "device": None, "num_streams": (),
+}
+SCRIPT_KEYS = ("src", *_TEXT_OPTIONS, *_NUMBER_OPTIONS)
+_INTEGER = re.compile(r"[+-]?[0-9]+")  # ASCII digits only: str.isdigit() also takes "²", which int() refuses
 
 
 def script_options(scope: Mapping[str, Any], name: str) -> dict[str, Any]:
     """Filter options from the ``-a key=value`` arguments vspipe put into the script's globals.
-    Numbers become ints; ``tile=auto``, ``device=cuda:1`` and the like stay text."""
+    Numbers become ints; ``tile=auto``, ``device=cuda:1`` and the like stay text. A key the
+    scripts do not know is logged as a warning (vspipe itself accepts any)."""
+    warn_unknown_keys(scope, name)
     options: dict[str, Any] = {}
-    for key in _TEXT_OPTIONS + _NUMBER_OPTIONS:
+    for key in (*_TEXT_OPTIONS, *_NUMBER_OPTIONS):
         value = scope.get(key)
         if isinstance(value, bytes):
             value = value.decode()
@@ -352,18 +362,58 @@ def script_options(scope: Mapping[str, Any], name: str) -> dict[str, Any]:
             continue
         value = str(value).strip()
         if key == "weights":
-            value = caller_path(value)
+            value = caller_path(value, name, key)
         elif key == "preset":
             split = presets_split_path(value)
             if split is not None:
-                value = caller_path(split[0]) + (f":{split[1]}" if split[1] else "")
-        if key in _NUMBER_OPTIONS and value.lstrip("-").isdigit():
-            options[key] = int(value)
-        elif key in ("stages", "overlap", "num_streams"):
-            raise vs.Error(f"{name}: -a {key}={value}: must be an integer")
-        else:
+                value = caller_path(split[0], name, key) + (f":{split[1]}" if split[1] else "")
+        if key not in _NUMBER_OPTIONS:
             options[key] = value
+        elif _INTEGER.fullmatch(value):
+            options[key] = int(value)
+        elif _NUMBER_OPTIONS[key] is None or value.lower() in _NUMBER_OPTIONS[key]:
+            options[key] = value
+        else:
+            words = "".join(f" or {word}" for word in _NUMBER_OPTIONS[key])
+            raise vs.Error(f"{name}: -a {key}={value}: must be an integer{words}")
     return options
+
+
+def warn_unknown_keys(scope: Mapping[str, Any], name: str) -> None:
+    """Log a warning for each ``-a`` key the scripts do not know (``tiel=512`` would otherwise
+    be ignored without a word). vspipe's ``-a`` values are the script's str/bytes globals;
+    names the script binds itself are told apart by reading the script."""
+    own = _names_bound_by(scope.get("__file__"))
+    if own is None:
+        return  # the script cannot be read: its own names and -a arguments look alike
+    for key, value in scope.items():
+        if not isinstance(value, (str, bytes)) or key in SCRIPT_KEYS or key in own or key.startswith("__"):
+            continue
+        close = difflib.get_close_matches(key, SCRIPT_KEYS, n=1)
+        hint = f"did you mean {close[0]}? " if close else ""
+        vs.core.log_message(
+            vs.MESSAGE_TYPE_WARNING,
+            f"{name}: ignoring -a {key}=...: not an option of this script; {hint}options: {', '.join(SCRIPT_KEYS)}",
+        )
+
+
+def _names_bound_by(script: object) -> set[str] | None:
+    """Every name a script's own code binds (assignments, imports, defs), or None if unreadable."""
+    if not isinstance(script, str):
+        return None
+    try:
+        tree = ast.parse(Path(script).read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return None
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, ast.alias):
+            names.add((node.asname or node.name).split(".")[0])
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+    return names
 
 
 def _for_y4m(clip: vs.VideoNode, name: str) -> vs.VideoNode:
@@ -389,7 +439,7 @@ def script_main(task: str, scope: Mapping[str, Any]) -> vs.VideoNode:
         src = src.decode()
     if not src or not str(src).strip():
         raise vs.Error(f"{name}: name the input video with -a src=PATH")
-    given, src = src, caller_path(str(src).strip())
+    given, src = src, caller_path(str(src).strip(), name, "src")
     if os.path.isdir(src):
         raise vs.Error(f"{name}: src={given}: is a folder, not a video file")
     if not os.path.isfile(src):

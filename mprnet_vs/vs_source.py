@@ -13,18 +13,36 @@ from .errors import InputError
 from .video_input import announced_frames, main_video_stream, open_input
 
 
-def caller_path(text: str) -> str:
-    """A path given with ``-a``, for a script run by vspipe. vspipe evaluates a script in the
-    script's own folder, but a relative path on its command line means the folder vspipe was
-    started from, which the shell keeps in ``$PWD``: that is tried first, then the script's
-    folder (where a path relative to the script resolves)."""
+def caller_path(text: str, name: str, key: str) -> str:
+    """A path given with ``-a key=text``, for a script run by vspipe. vspipe evaluates a script
+    in the script's own folder, but a relative path on its command line means the folder vspipe
+    was started from, which a shell keeps in ``$PWD``: that is tried first, then the script's
+    folder (where a path relative to the script resolves). A program that starts vspipe in
+    another folder without updating ``$PWD`` leaves a stale one, so a relative path naming
+    different files in both folders is refused as ambiguous, and a path found through ``$PWD``
+    is logged with the file it resolved to."""
     path = Path(text).expanduser()
     if path.is_absolute():
         return str(path)
     caller = os.environ.get("PWD")
-    if caller and (Path(caller) / path).exists():
-        return str(Path(caller) / path)
-    return str(path)
+    if not caller or not (Path(caller) / path).exists():
+        return str(path)
+    found, here = Path(caller) / path, Path.cwd() / path
+    if here.exists() and not _same_file(found, here):
+        raise vs.Error(
+            f"{name}: {key}={text}: ambiguous relative path, both {found} ($PWD) and {here} (the script's folder) "
+            "exist; give an absolute path"
+        )
+    if not _same_file(Path(caller), Path.cwd()):
+        vs.core.log_message(vs.MESSAGE_TYPE_INFORMATION, f"{name}: {key}={text} is {os.path.abspath(found)}")
+    return str(found)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 def looked_in(text: str) -> str:

@@ -378,7 +378,7 @@ def test_frames_do_not_depend_on_which_worker_thread_computes_them(tiny_weights,
 needs_vspipe = pytest.mark.skipif(not VSPIPE.exists(), reason=f"vspipe not found next to {sys.executable}")
 
 
-def vspipe(*args: str, cwd: Path = ROOT, script: str = "derain.vpy", requests: int | None = None) -> subprocess.CompletedProcess:
+def vspipe(*args: str, cwd: Path = ROOT, script: str | Path = "derain.vpy", requests: int | None = None) -> subprocess.CompletedProcess:
     command = [str(VSPIPE), "-c", "y4m"] + (["-r", str(requests)] if requests else [])
     for arg in args:
         command += ["-a", arg]
@@ -428,3 +428,19 @@ def test_vspipe_relative_paths_and_request_order_give_identical_bytes(tmp_path, 
     assert absolute.returncode == 0, absolute.stderr.decode(errors="replace")
     assert relative.stdout.count(b"FRAME") == 6
     assert relative.stdout == absolute.stdout
+    assert f"src={name} is {tmp_path / name}".encode() in relative.stderr  # where a relative path led is logged
+
+
+@needs_vspipe
+def test_vspipe_refuses_a_relative_src_that_names_two_files(tmp_path, tiny_weights):
+    """A program starting vspipe with another cwd leaves $PWD stale: a relative ``src`` that
+    exists under $PWD and in the script's folder as different videos is refused, not guessed."""
+    scripts, caller = tmp_path / "scripts", tmp_path / "caller"
+    scripts.mkdir(), caller.mkdir()
+    script = Path(shutil.copy(ROOT / "filters" / "derain.vpy", scripts))
+    make_clip(scripts / "clip.mkv", codec="ffv1", frames=2)
+    make_clip(caller / "clip.mkv", codec="ffv1", frames=3)
+    result = vspipe("src=clip.mkv", f"weights={tiny_weights}", "device=cpu", cwd=caller, script=script)
+    assert result.returncode != 0
+    assert result.stdout == b""
+    assert b"src=clip.mkv: ambiguous relative path" in result.stderr, result.stderr.decode(errors="replace")

@@ -23,6 +23,7 @@ from mprnet_vs.engine import Restorer, loaded_model_count
 from mprnet_vs.engine.cache import get_model
 from mprnet_vs.vs_filters import BatchRunner, script_main, script_options
 from mprnet_vs.vs_formats import guess_matrix
+from mprnet_vs.vs_source import caller_path
 
 core = vs.core
 WIDTH, HEIGHT, LENGTH = 96, 64, 7
@@ -477,6 +478,46 @@ def test_script_options_parse_vspipe_arguments():
         script_options({"stages": "two"}, "s")
 
 
+def test_script_options_take_signed_ascii_integers_only():
+    """``str.isdigit`` took "²" and "--5" reached int(): a bare ValueError instead of a vs.Error
+    naming the option; "+2" was refused."""
+    assert script_options({"stages": "+2", "tile": "AUTO", "overlap": "-0", "device": "cuda:1"}, "s") == {
+        "stages": 2, "tile": "AUTO", "overlap": 0, "device": "cuda:1"}
+    for key, value, message in [("tile", "--5", "must be an integer or auto"), ("stages", "²", "must be an integer"),
+                                ("batch", "٣", "must be an integer"), ("num_streams", "2.0", "must be an integer")]:
+        with pytest.raises(vs.Error, match=f"^s: -a {key}={value}: {message}$"):
+            script_options({key: value}, "s")
+
+
+def _log_messages(action) -> list[str]:
+    """What VapourSynth's log received while ``action()`` ran."""
+    messages: list[str] = []
+    handle = core.add_log_handler(lambda level, msg: messages.append(msg))
+    try:
+        action()
+    finally:
+        core.remove_log_handler(handle)
+    return messages
+
+
+def test_unknown_script_keys_are_warned_about(tmp_path):
+    """vspipe accepts any ``-a`` key: a misspelt one (tiel=512) must not be ignored silently,
+    while the names a script binds itself are not vspipe arguments."""
+    script = tmp_path / "mine.vpy"
+    script.write_text('import mprnet_vs.vs_filters\nlabel = "mine"\nfor word in ("a",):\n    pass\n', encoding="utf-8")
+    scope = {"__file__": str(script), "__name__": "__vapoursynth__", "src": "x.mkv", "tiel": "512",
+             "label": "mine", "word": "a", "mprnet_vs": mprnet_vs, "stages": "2", "colour": b"red"}
+    messages = _log_messages(lambda: script_options(scope, "s"))
+    assert [m for m in messages if "ignoring" in m] == [
+        "s: ignoring -a tiel=...: not an option of this script; did you mean tile? "
+        "options: src, weights, preset, precision, matrix, stages, tile, overlap, batch, device, num_streams",
+        "s: ignoring -a colour=...: not an option of this script; "
+        "options: src, weights, preset, precision, matrix, stages, tile, overlap, batch, device, num_streams",
+    ]
+    shipped = {"__file__": str(Path(__file__).resolve().parent.parent / "filters" / "derain.vpy"), "tile": "64"}
+    assert not [m for m in _log_messages(lambda: script_options(shipped, "s")) if "ignoring" in m]
+
+
 @pytest.mark.parametrize(
     ("scope", "message"),
     [
@@ -497,3 +538,28 @@ def test_script_main_reports_bad_arguments(tmp_path, scope, message):
 def test_script_main_bad_weights(videos):
     with pytest.raises(vs.Error, match=r"^mprnet_vs\.deblur: .*no such checkpoint"):
         script_main("deblur", {"src": str(videos["yuv420p"]), "weights": "/nonexistent/model.pth"})
+
+
+def test_relative_script_path_naming_two_files_is_refused(tmp_path, monkeypatch):
+    """Under vspipe a relative path is looked up in $PWD, then in the script's folder (the
+    working directory). $PWD can be stale (vspipe started by a program with another cwd), so a
+    name that exists in both as different files must not silently pick one."""
+    caller, scripts = tmp_path / "caller", tmp_path / "scripts"
+    caller.mkdir(), scripts.mkdir()
+    (caller / "clip.mkv").write_bytes(b"caller's")
+    (scripts / "clip.mkv").write_bytes(b"another")
+    (caller / "only_caller.mkv").write_bytes(b"x")
+    (scripts / "only_script.mkv").write_bytes(b"x")
+    (scripts / "linked.mkv").write_bytes(b"x")
+    (caller / "linked.mkv").symlink_to(scripts / "linked.mkv")
+    monkeypatch.chdir(scripts)
+    monkeypatch.setenv("PWD", str(caller))
+    with pytest.raises(vs.Error, match=r"^s: src=clip\.mkv: ambiguous relative path, both .*caller/clip\.mkv \(\$PWD\) "
+                                       r"and .*scripts/clip\.mkv \(the script's folder\) exist; give an absolute path$"):
+        caller_path("clip.mkv", "s", "src")
+    assert caller_path("only_caller.mkv", "s", "src") == str(caller / "only_caller.mkv")
+    assert caller_path("only_script.mkv", "s", "src") == "only_script.mkv"
+    assert caller_path("linked.mkv", "s", "src") == str(caller / "linked.mkv")  # one file, two names
+    assert caller_path(str(scripts / "clip.mkv"), "s", "src") == str(scripts / "clip.mkv")
+    monkeypatch.setenv("PWD", str(scripts))  # started in the script's folder: one candidate
+    assert caller_path("clip.mkv", "s", "src") == str(scripts / "clip.mkv")

@@ -126,6 +126,7 @@ def test_rgb_source_comes_out_as_yuv444(tmp_path, tiny_weights):
         ([], b"-a src=PATH"),
         (["stages=9"], b"mprnet_vs.derain: "),
         (["matrix=ictcp"], b"mprnet_vs.derain: cannot convert the clip to RGB and back with matrix 14"),
+        (["tile=--5"], b"mprnet_vs.derain script: -a tile=--5: must be an integer or auto"),
     ],
 )
 def test_script_errors_are_reported_on_stderr(yuv_file, tiny_weights, args, message):
@@ -137,3 +138,13 @@ def test_script_errors_are_reported_on_stderr(yuv_file, tiny_weights, args, mess
     assert result.returncode != 0
     assert result.stdout == b""
     assert message in result.stderr, result.stderr.decode(errors="replace")
+
+
+def test_misspelt_option_is_warned_about_on_stderr(yuv_file, tiny_weights):
+    """vspipe takes any ``-a`` key, so ``tiel=512`` used to run with the preset's tile without a
+    word: it still runs (the key may be meant for another script), with a warning on stderr."""
+    result = vspipe("derain.vpy", f"src={yuv_file}", f"weights={tiny_weights}", "stages=1", "tiel=512")
+    assert result.returncode == 0, result.stderr.decode(errors="replace")
+    assert len(read_y4m(result.stdout)[1]) == LENGTH
+    assert b"mprnet_vs.derain script: ignoring -a tiel=...: not an option of this script; did you mean tile?" in result.stderr
+    assert b"ignoring -a src" not in result.stderr and b"ignoring -a weights" not in result.stderr
