@@ -228,12 +228,17 @@ class BatchRunner:
         self.slots = [_StreamSlot(restorer.device) for _ in range(num_streams)]
         self._lock = threading.Lock()
         self._batches: OrderedDict[int, _Batch] = OrderedDict()
-        threads = max(1, vs.core.num_threads)
-        # Batches that can be in flight at once, plus slack; older unfinished ones (frames that
-        # were never asked for, e.g. after a Trim) are dropped and would just be recomputed.
-        self._max_batches = max(2, -(-threads // batch_size) + num_streams + 1)
+        self._core = vs.core.core  # the core whose threads ask for frames
         self._length = 0
         self.forwards = 0  # number of batches computed (tests check batches are not recomputed)
+
+    def max_batches(self) -> int:
+        """Unfinished batches kept: as many as the core's threads can have in flight, plus slack;
+        older ones (frames never asked for, e.g. after a Trim) are dropped and would just be
+        recomputed. Read when frames are asked for, as a script may raise ``core.num_threads``
+        after creating the filter."""
+        threads = max(1, self._core.num_threads)
+        return max(2, -(-threads // self.batch_size) + len(self.slots) + 1)
 
     def apply(self, rgb: vs.VideoNode) -> vs.VideoNode:
         """The restored clip, same format (RGBS or RGBH), length and frame properties."""
@@ -279,12 +284,13 @@ class BatchRunner:
     def frame(self, n: int, frames: list[vs.VideoFrame], slot: _StreamSlot) -> vs.VideoFrame:
         """Output frame ``n``, given the N input frames of its batch."""
         index = n // self.batch_size
+        limit = self.max_batches()
         with self._lock:
             batch = self._batches.get(index)
             if batch is None:
                 batch = self._batches[index] = _Batch()
             self._batches.move_to_end(index)
-            while len(self._batches) > self._max_batches:
+            while len(self._batches) > limit:
                 self._batches.popitem(last=False)
         with batch.lock:
             if batch.frames is None:

@@ -343,6 +343,20 @@ def test_batch3_equals_batch1_and_computes_each_batch_once(rgbs, tiny_weights):
         assert frame_props(batched[n]) == frame_props(frame)
 
 
+def test_threads_added_after_the_filter_was_made_do_not_recompute_batches(rgbs, tiny_weights, threads):
+    """How many unfinished batches are kept follows core.num_threads when frames are asked for:
+    read only when the filter was made (1 thread), stride order dropped and recomputed every
+    batch once 8 threads were set."""
+    clip = rgbs + rgbs[0]  # 8 frames: 4 batches of 2
+    core.num_threads = 1
+    out = mprnet_vs.derain(clip, weights=tiny_weights, stages=1, batch=2, device="cpu")
+    core.num_threads = 8
+    with ForwardCounter(tiny_weights) as counter:
+        for n in [0, 2, 4, 6, 1, 3, 5, 7]:  # e.g. clip[::2] + clip[1::2]
+            out.get_frame(n)
+    assert counter.sizes == [2, 2, 2, 2]
+
+
 def test_out_of_order_and_threaded_requests_equal_sequential(rgbs, tiny_weights, threads):
     core.num_threads = 4
     options = dict(weights=tiny_weights, stages=2, batch=3, device="cpu")
