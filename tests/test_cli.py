@@ -227,3 +227,52 @@ def test_sigterm_in_a_folder_run_then_rerun_finishes_the_rest(tmp_path: Path, ti
     assert (out / "a_short.mkv").stat().st_mtime_ns == finished  # not redone
     assert len(decoded(out / "b_long.mkv")) == 60
     assert {p: digest(p) for p in folder.iterdir()} == before and not hidden(out)
+
+
+def test_pipes_and_broken_links_in_a_folder_are_never_opened(tmp_path: Path, tiny_weights: Path) -> None:
+    """A pipe named like a photo or a video would block its reader forever: it is skipped
+    without being opened (it holds no picture). A link to a photo that is gone fails, since a
+    picture the folder names is missing. The rest is restored. Run as a real process, so a
+    hang is a timeout, not a stuck test session."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    assert cv2.imwrite(str(folder / "a.png"), np.full((12, 16, 3), 90, np.uint8))
+    os.mkfifo(folder / "pipe.png")
+    os.mkfifo(folder / "pipe.mp4")
+    (folder / "gone.png").symlink_to(tmp_path / "deleted.png")
+    out = tmp_path / "out"
+    process = _start(restore(folder, "-o", out, weights=tiny_weights))
+    try:
+        stdout, err = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    assert process.returncode == 1, err
+    for pipe in ("pipe.mp4", "pipe.png"):
+        assert f"skipped {folder / pipe}: not a regular file (a pipe, socket or device)" in stdout
+    errors = [line for line in err.splitlines() if "error:" in line]
+    assert errors == [f"mprnet-vs: error: {folder / 'gone.png'}: broken symbolic link (to {tmp_path / 'deleted.png'}, which cannot be opened)"]
+    assert "summary: 1 restored, 2 skipped, 1 failed" in err and "Traceback" not in err
+    assert sorted(p.name for p in out.iterdir()) == ["a.png"]
+
+
+def test_broken_link_as_the_input_is_a_usage_error(tmp_path: Path, tiny_weights: Path, capsys) -> None:
+    (tmp_path / "gone.png").symlink_to(tmp_path / "deleted.png")
+    assert main(restore(tmp_path / "gone.png", "-o", tmp_path / "out.png", weights=tiny_weights)) == 2
+    assert "gone.png: broken symbolic link (to " in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("overwrite", [[], ["--overwrite"]])
+def test_a_folder_where_an_output_goes_fails_that_file(tmp_path: Path, tiny_weights: Path, overwrite: list[str], capsys) -> None:
+    """A folder in the way is no finished output to skip, and no file --overwrite can replace:
+    that input fails with a line naming both, not an OS error about a temporary name."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("a.png", "b.png"):
+        assert cv2.imwrite(str(folder / name), np.full((12, 16, 3), 90, np.uint8))
+    out = tmp_path / "out"
+    (out / "a.png").mkdir(parents=True)
+    assert main(restore(folder, "-o", out, *overwrite, weights=tiny_weights)) == 1
+    err = capsys.readouterr().err
+    assert f"error: {folder / 'a.png'}: {out / 'a.png'} is a folder; the output cannot be written there" in err
+    assert "summary: 1 restored, 0 skipped, 1 failed" in err and "mprnet-part" not in err
+    assert (out / "a.png").is_dir() and (out / "b.png").is_file() and not hidden(out)
