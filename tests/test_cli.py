@@ -276,3 +276,30 @@ def test_a_folder_where_an_output_goes_fails_that_file(tmp_path: Path, tiny_weig
     assert f"error: {folder / 'a.png'}: {out / 'a.png'} is a folder; the output cannot be written there" in err
     assert "summary: 1 restored, 0 skipped, 1 failed" in err and "mprnet-part" not in err
     assert (out / "a.png").is_dir() and (out / "b.png").is_file() and not hidden(out)
+
+
+def test_names_too_long_for_the_file_system_are_one_line_usage_errors(tmp_path: Path, tiny_weights: Path, capsys) -> None:
+    """Python 3.13's Path.exists raises on ENAMETOOLONG instead of answering False: the
+    command still ends with one line and exit 2 (the traceback only with --debug)."""
+    photo = tmp_path / "p.png"
+    assert cv2.imwrite(str(photo), np.full((8, 8, 3), 90, np.uint8))
+    long = "y" * 300
+    for args in ([photo, "-o", tmp_path / f"{long}.png"], [tmp_path / f"{long}.png", "-o", tmp_path / "out.png"]):
+        assert main(restore(*args, weights=tiny_weights)) == 2
+        lines = capsys.readouterr().err.splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"mprnet-vs: error: {tmp_path / long}") and lines[0].endswith(".png: file name too long")
+    with pytest.raises(Exception, match="file name too long"):
+        main([*restore(photo, "-o", tmp_path / f"{long}.png", weights=tiny_weights), "--debug"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.png"]
+
+
+def test_a_file_system_error_no_step_names_is_still_one_line(tmp_path: Path, tiny_weights: Path, capsys) -> None:
+    """The last net for OSError in main: ``evaluate --save`` below a file is one line, exit 1."""
+    clean = tmp_path / "clean"
+    clean.mkdir()
+    assert cv2.imwrite(str(clean / "a.png"), np.full((16, 16, 3), 100, np.uint8))
+    (tmp_path / "a_file").write_text("x", encoding="utf-8")
+    argv = ["evaluate", "--task", "denoise", "--weights", str(tiny_weights), "--clean", str(clean), "--degrade", "noise:sigma=15",
+            "--save", str(tmp_path / "a_file" / "sub"), "--device", "cpu"]
+    assert main(argv) == 1
+    assert capsys.readouterr().err.splitlines() == [f"mprnet-vs: error: {tmp_path / 'a_file' / 'sub'}: not a directory"]

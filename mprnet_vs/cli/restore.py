@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import presets
-from ..errors import InputError, MprnetError, PresetError
+from ..errors import InputError, MprnetError, PresetError, describe_os_error
 from ..photo import PHOTO_SUFFIXES, is_photo, restore_photo
 from ..progress import Progress
 from ..safe_output import is_temp_file, same_file
@@ -405,7 +405,10 @@ def run(args: argparse.Namespace) -> int:
         )
     except PresetError as exc:
         raise UsageError(str(exc)) from None
-    jobs = plan(list(args.inputs), args.output)
+    try:
+        jobs = plan(list(args.inputs), args.output)
+    except OSError as exc:  # e.g. a name longer than the file system allows, an unreadable parent
+        raise UsageError(describe_os_error(exc)) from exc
     if not jobs:
         raise UsageError(f"no photos or videos found in {', '.join(map(str, args.inputs))}")
     runner = _Runner(args)
