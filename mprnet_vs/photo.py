@@ -83,7 +83,9 @@ def read_photo(path: Path) -> np.ndarray:
 
 
 def _split(image: np.ndarray, path: Path) -> tuple[np.ndarray, np.ndarray | None, str]:
-    """(RGB H x W x 3, alpha or None, family) from an OpenCV image."""
+    """(RGB H x W x 3, alpha or None, family) from an OpenCV image. OpenCV decodes a gray
+    picture with alpha (PNG colour type 4) as BGRA with B = G = R: such an image is gray, so it
+    is restored and written as gray (restoring three copies apart would tint it)."""
     if image.ndim == 2:
         return np.repeat(image[:, :, None], 3, axis=2), None, "gray"
     channels = image.shape[2]
@@ -94,7 +96,8 @@ def _split(image: np.ndarray, path: Path) -> tuple[np.ndarray, np.ndarray | None
     if channels == 3:
         return image[:, :, ::-1], None, "rgb"
     if channels == 4:
-        return image[:, :, 2::-1], image[:, :, 3], "rgb"
+        gray = np.array_equal(image[:, :, 0], image[:, :, 1]) and np.array_equal(image[:, :, 1], image[:, :, 2])
+        return image[:, :, 2::-1], image[:, :, 3], "gray" if gray else "rgb"
     raise InputError(f"{path}: {channels}-channel images are not supported")
 
 
@@ -156,7 +159,7 @@ def restore_photo(source: str | Path, target: str | Path, restorer: Any) -> Phot
     colour, alpha = _fit_output(restored, alpha, target, report.notes)
     if family == "gray":
         colour = cv2.cvtColor(np.ascontiguousarray(colour), cv2.COLOR_RGB2GRAY)
-        out = colour if alpha is None else np.dstack([colour, colour, colour, alpha])
+        out = colour if alpha is None else np.dstack([colour, colour, colour, alpha.astype(colour.dtype)])  # OpenCV writes no gray+alpha
     else:
         bgr = np.ascontiguousarray(colour[:, :, ::-1])
         out = bgr if alpha is None else np.dstack([bgr, alpha.astype(bgr.dtype)])

@@ -4,6 +4,7 @@ fail with one clear error and leave nothing behind."""
 from __future__ import annotations
 
 import struct
+import zlib
 from pathlib import Path
 
 import cv2
@@ -129,3 +130,36 @@ def test_jpeg_exif_orientation_is_baked_in(tmp_path: Path, restorer: Restorer) -
     restore_photo(source, tmp_path / "out.png", restorer)
     out = cv2.imread(str(tmp_path / "out.png"), cv2.IMREAD_UNCHANGED)
     assert out.shape == (56, 40, 3)  # was 40 x 56 before the rotation
+
+
+def png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def gray_alpha_png(path: Path, gray: np.ndarray, alpha: np.ndarray) -> Path:
+    """A PNG of colour type 4 (gray + alpha), which OpenCV can read but not write."""
+    bits = gray.dtype.itemsize * 8
+    samples = np.dstack([gray, alpha]).astype(gray.dtype.newbyteorder(">"))
+    rows = b"".join(b"\x00" + row.tobytes() for row in samples)  # filter type 0 on each row
+    header = struct.pack(">IIBBBBB", gray.shape[1], gray.shape[0], bits, 4, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", header) + png_chunk(b"IDAT", zlib.compress(rows)) + png_chunk(b"IEND", b""))
+    return path
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_gray_with_alpha_stays_gray(tmp_path: Path, restorer: Restorer, dtype: type) -> None:
+    """OpenCV reads a gray+alpha PNG as BGRA with B = G = R; restoring those as colour planes
+    tinted the picture. It is restored as gray: R = G = B, alpha untouched."""
+    gray = picture(dtype=dtype)[:, :, 1]
+    alpha = np.random.default_rng(5).integers(0, np.iinfo(dtype).max, gray.shape, dtype=dtype)
+    source = gray_alpha_png(tmp_path / "in.png", gray, alpha)
+    report = restore_photo(source, tmp_path / "out.png", restorer)
+    out = cv2.imread(str(tmp_path / "out.png"), cv2.IMREAD_UNCHANGED)
+    assert out.shape == (*gray.shape, 4) and out.dtype == dtype
+    assert np.array_equal(out[:, :, 0], out[:, :, 1]) and np.array_equal(out[:, :, 1], out[:, :, 2])
+    assert np.array_equal(out[:, :, 3], alpha)
+    restored = restorer.restore(np.repeat(gray[:, :, None], 3, axis=2))
+    assert np.abs(out[:, :, 0].astype(int) - cv2.cvtColor(restored, cv2.COLOR_RGB2GRAY).astype(int)).max() <= 1
+    assert report.layout == f"grayA {np.dtype(dtype).itemsize * 8}-bit"
+    restore_photo(source, tmp_path / "out.jpg", restorer)
+    assert cv2.imread(str(tmp_path / "out.jpg"), cv2.IMREAD_UNCHANGED).ndim == 2  # a gray JPEG
