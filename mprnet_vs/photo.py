@@ -2,13 +2,15 @@
 
 8- and 16-bit samples stay 8- and 16-bit, an alpha channel is passed through untouched, a gray
 picture stays gray, and the output format follows the output's extension. Files are decoded
-and encoded in memory (``imdecode``/``imencode``), so any file name works, and written through
-safe_output so a partial file never sits at the target path.
+by content (the name does not matter) and turned upright by their EXIF orientation; decoding
+and encoding happen in memory (``imdecode``/``imencode``), so any file name works, and the
+result is written through safe_output so a partial file never sits at the target path.
 """
 
 from __future__ import annotations
 
 import contextlib
+import struct
 import threading
 import time
 from collections.abc import Iterator
@@ -66,20 +68,66 @@ def _quiet_opencv() -> Iterator[None]:
 
 
 def read_photo(path: Path) -> np.ndarray:
-    """The image as OpenCV stores it (BGR / BGRA / gray, native depth). JPEGs are read with
-    their EXIF orientation applied, since the written file carries no EXIF to rotate it."""
+    """The image as OpenCV stores it (BGR / BGRA / gray, native depth), upright."""
+    return _decode(_file_bytes(path), path)[0]
+
+
+def _file_bytes(path: Path) -> np.ndarray:
     try:
         data = np.fromfile(path, dtype=np.uint8)
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
     if data.size == 0:
         raise InputError(f"{path}: empty file")
-    flags = cv2.IMREAD_ANYCOLOR | cv2.IMREAD_ANYDEPTH if path.suffix.lower() in NO_ALPHA else cv2.IMREAD_UNCHANGED
+    return data
+
+
+def _decode(data: np.ndarray, path: Path) -> tuple[np.ndarray, dict[int, bytes]]:
+    """The picture and its metadata blocks (``cv2.IMAGE_METADATA_*`` -> bytes). Decoded by
+    content, whatever the file is called: the alpha channel is kept whenever there is one, and
+    the EXIF orientation is applied as OpenCV applies it for a plain ``imread`` (JPEG, PNG,
+    WebP, ...), since the written file carries no EXIF to turn it."""
     with _quiet_opencv():
-        image = cv2.imdecode(data, flags)
+        image, kinds, blocks = cv2.imdecodeWithMetadata(data, cv2.IMREAD_UNCHANGED)
     if image is None or image.size == 0:
         raise InputError(f"{path}: not a readable image (damaged, truncated or not a picture)")
-    return image
+    metadata = {int(kind): np.asarray(block).tobytes() for kind, block in zip(kinds, blocks)}
+    return _upright(image, _orientation(metadata.get(cv2.IMAGE_METADATA_EXIF, b""))), metadata
+
+
+def _orientation(exif: bytes) -> int:
+    """EXIF tag 0x0112 of the first IFD: 1 (as stored) to 8; 1 when absent or unreadable."""
+    exif = exif.removeprefix(b"Exif\x00\x00")
+    order = {b"II": "<", b"MM": ">"}.get(exif[:2])
+    try:
+        if order is None:
+            return 1
+        first = struct.unpack_from(f"{order}I", exif, 4)[0]
+        for entry in range(struct.unpack_from(f"{order}H", exif, first)[0]):
+            at = first + 2 + 12 * entry
+            if struct.unpack_from(f"{order}H", exif, at)[0] == 0x0112:
+                value = struct.unpack_from(f"{order}H", exif, at + 8)[0]
+                return value if 1 <= value <= 8 else 1
+    except struct.error:  # cut short: as if absent
+        pass
+    return 1
+
+
+# What turns a stored picture upright, for each EXIF orientation (the TIFF/EXIF definitions).
+_UPRIGHT = {
+    2: lambda a: a[:, ::-1],
+    3: lambda a: a[::-1, ::-1],
+    4: lambda a: a[::-1],
+    5: lambda a: a.swapaxes(0, 1),
+    6: lambda a: np.rot90(a, -1),
+    7: lambda a: a.swapaxes(0, 1)[::-1, ::-1],
+    8: lambda a: np.rot90(a, 1),
+}
+
+
+def _upright(image: np.ndarray, orientation: int) -> np.ndarray:
+    turn = _UPRIGHT.get(orientation)
+    return image if turn is None else np.ascontiguousarray(turn(image))
 
 
 def _split(image: np.ndarray, path: Path) -> tuple[np.ndarray, np.ndarray | None, str]:

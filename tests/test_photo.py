@@ -117,19 +117,70 @@ def test_bad_photos_fail_cleanly(tmp_path: Path, restorer: Restorer) -> None:
     assert not list(tmp_path.glob("out*")) and not leftovers(tmp_path)
 
 
-def test_jpeg_exif_orientation_is_baked_in(tmp_path: Path, restorer: Restorer) -> None:
-    """The output carries no EXIF, so a JPEG tagged "rotate 90" comes out already upright."""
-    ok, encoded = cv2.imencode(".jpg", picture()[:, :, ::-1])
+def exif_block(orientation: int, order: str = "<") -> bytes:
+    """A TIFF-structured EXIF block holding only the Orientation tag (little or big endian)."""
+    head = (b"II*\x00" if order == "<" else b"MM\x00*") + struct.pack(f"{order}IH", 8, 1)
+    return head + struct.pack(f"{order}HHIHH", 0x0112, 3, 1, orientation, 0) + struct.pack(f"{order}I", 0)
+
+
+def encoded_with_exif(image: np.ndarray, kind: str, orientation: int, order: str = "<") -> bytes:
+    """``image`` as a JPEG (an APP1 segment), PNG (an eXIf chunk) or lossless WebP (an EXIF
+    chunk, written by OpenCV) tagged with an orientation."""
+    if kind == "webp":
+        ok, encoded = cv2.imencodeWithMetadata(".webp", image, [cv2.IMAGE_METADATA_EXIF], [np.frombuffer(exif_block(orientation, order), np.uint8)])
+        assert ok
+        return encoded.tobytes()
+    ok, encoded = cv2.imencode(f".{kind}", image, [cv2.IMWRITE_JPEG_QUALITY, 100] if kind == "jpg" else [])
     assert ok
-    entry = struct.pack("<HHII", 0x0112, 3, 1, 6)  # Orientation = 6: rotate 90 degrees clockwise
-    tiff = b"II*\x00" + struct.pack("<IH", 8, 1) + entry + struct.pack("<I", 0)
-    app1 = b"\xff\xe1" + struct.pack(">H", len(tiff) + 8) + b"Exif\x00\x00" + tiff
-    data = encoded.tobytes()
-    source = tmp_path / "phone.jpg"
-    source.write_bytes(data[:2] + app1 + data[2:])
+    data, exif = encoded.tobytes(), exif_block(orientation, order)
+    if kind == "jpg":
+        payload = b"Exif\x00\x00" + exif
+        return data[:2] + b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload + data[2:]
+    return data[:33] + png_chunk(b"eXIf", exif) + data[33:]  # right after IHDR
+
+
+@pytest.mark.parametrize("order", ["<", ">"])
+@pytest.mark.parametrize("kind", ["jpg", "png", "webp"])
+def test_every_exif_orientation_is_applied_as_opencv_shows_it(tmp_path: Path, kind: str, order: str) -> None:
+    """The picture read is the one OpenCV (and a viewer) shows: all eight orientations, JPEG
+    APP1, PNG eXIf and WebP EXIF, either byte order; alpha is turned with the colour (it is a copy of the
+    blue plane here, so the two can be compared)."""
+    bgr = picture(5, 7, seed=11)
+    bgra = np.dstack([bgr, bgr[:, :, 0]])
+    for orientation in range(1, 9):
+        for image in (bgr,) if kind == "jpg" else (bgr, bgra):
+            source = tmp_path / f"o{orientation}_{image.shape[2]}.{kind}"
+            source.write_bytes(encoded_with_exif(image, kind, orientation, order))
+            shown = cv2.imdecode(np.fromfile(source, np.uint8), cv2.IMREAD_COLOR)
+            got = read_photo(source)
+            assert got.shape[:2] == shown.shape[:2] == ((7, 5) if orientation >= 5 else (5, 7))
+            assert np.array_equal(got[:, :, :3], shown), (orientation, image.shape)
+            if got.shape[2] == 4:
+                assert np.array_equal(got[:, :, 3], shown[:, :, 0])
+
+
+@pytest.mark.parametrize("kind,name", [("jpg", "phone.jpg"), ("jpg", "jpeg_called.png"), ("png", "tagged.png"), ("png", "png_called.jpg")])
+def test_exif_orientation_is_baked_in_whatever_the_name(tmp_path: Path, restorer: Restorer, kind: str, name: str) -> None:
+    """The output carries no EXIF, so a photo tagged "rotate 90" comes out already upright:
+    JPEG or PNG (eXIf), whatever the file is called."""
+    source = tmp_path / name
+    source.write_bytes(encoded_with_exif(picture()[:, :, ::-1], kind, 6))  # 6: rotate 90 degrees clockwise
     restore_photo(source, tmp_path / "out.png", restorer)
     out = cv2.imread(str(tmp_path / "out.png"), cv2.IMREAD_UNCHANGED)
     assert out.shape == (56, 40, 3)  # was 40 x 56 before the rotation
+
+
+def test_alpha_is_kept_whatever_the_file_is_called(tmp_path: Path, restorer: Restorer) -> None:
+    """The decoder follows the content: an RGBA PNG named .jpg keeps its alpha."""
+    rgb = picture()
+    alpha = np.random.default_rng(4).integers(0, 255, rgb.shape[:2], dtype=np.uint8)
+    ok, encoded = cv2.imencode(".png", np.dstack([rgb[:, :, ::-1], alpha]))
+    source = tmp_path / "logo.jpg"
+    source.write_bytes(encoded.tobytes())
+    report = restore_photo(source, tmp_path / "out.png", restorer)
+    out = cv2.imread(str(tmp_path / "out.png"), cv2.IMREAD_UNCHANGED)
+    assert out.shape == (40, 56, 4) and np.array_equal(out[:, :, 3], alpha)
+    assert report.layout == "RGBA 8-bit"
 
 
 def png_chunk(kind: bytes, data: bytes) -> bytes:
