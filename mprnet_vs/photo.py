@@ -188,12 +188,22 @@ def _to_8bit(image: np.ndarray) -> np.ndarray:
 
 def restore_photo(source: str | Path, target: str | Path, restorer: Any) -> PhotoReport:
     """Restore one photo into ``target`` (format from its extension). InputError on a file
-    that cannot be read or written; nothing is left at ``target`` then."""
+    that cannot be read or written; nothing is left at ``target`` then. The output's temporary
+    file is claimed first, so an unwritable folder fails before the photo is read or restored."""
     source, target = Path(source), Path(target)
     refuse_inputs(target, [source])
     if not is_photo(target):
         raise InputError(f"{target}: photo outputs must end in one of {', '.join(PHOTO_SUFFIXES)}")
     started = time.monotonic()
+    with atomic_output(target) as temp:
+        report, out = _restore(source, target, restorer)
+        _write(out, target, temp)
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _restore(source: Path, target: Path, restorer: Any) -> tuple[PhotoReport, np.ndarray]:
+    """The report, and the restored image in OpenCV's layout at a depth ``target``'s format holds."""
     image = read_photo(source)
     rgb, alpha, family = _split(image, source)
     rgb, note = _to_supported(np.ascontiguousarray(rgb), source)
@@ -211,13 +221,23 @@ def restore_photo(source: str | Path, target: str | Path, restorer: Any) -> Phot
     else:
         bgr = np.ascontiguousarray(colour[:, :, ::-1])
         out = bgr if alpha is None else np.dstack([bgr, alpha.astype(bgr.dtype)])
+    return report, np.ascontiguousarray(out)
 
+
+def _write(out: np.ndarray, target: Path, temp: Path) -> None:
+    """Encode ``out`` in ``target``'s format into ``temp``, then read the file back: it must
+    decode to a picture of the same size and depth before it may be renamed into place."""
     suffix = target.suffix.lower()
     with _quiet_opencv():
-        ok, encoded = cv2.imencode(suffix, np.ascontiguousarray(out), QUALITY.get(suffix, []))
+        ok, encoded = cv2.imencode(suffix, out, QUALITY.get(suffix, []))
     if not ok:
         raise InputError(f"{target}: OpenCV could not encode a {out.dtype} image with {out.shape[-1] if out.ndim == 3 else 1} channel(s) as {suffix}")
-    with atomic_output(target) as temp:
+    try:
         encoded.tofile(temp)
-    report.seconds = time.monotonic() - started
-    return report
+        written = np.fromfile(temp, dtype=np.uint8)
+    except OSError as exc:
+        raise InputError(f"{target}: cannot write ({exc.strerror or exc})") from None
+    with _quiet_opencv():
+        back = cv2.imdecode(written, cv2.IMREAD_UNCHANGED)
+    if back is None or back.shape[:2] != out.shape[:2] or back.dtype != out.dtype:
+        raise InputError(f"{target}: the written file does not read back as the restored {out.shape[1]}x{out.shape[0]} picture")

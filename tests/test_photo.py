@@ -3,6 +3,7 @@ fail with one clear error and leave nothing behind."""
 
 from __future__ import annotations
 
+import os
 import struct
 import zlib
 from pathlib import Path
@@ -214,3 +215,23 @@ def test_gray_with_alpha_stays_gray(tmp_path: Path, restorer: Restorer, dtype: t
     assert report.layout == f"grayA {np.dtype(dtype).itemsize * 8}-bit"
     restore_photo(source, tmp_path / "out.jpg", restorer)
     assert cv2.imread(str(tmp_path / "out.jpg"), cv2.IMREAD_UNCHANGED).ndim == 2  # a gray JPEG
+
+
+def unwritable_folder(tmp: Path) -> Path:
+    """A folder no file can be created in: read-only by mode, or for root (whom modes do not
+    stop) sysfs."""
+    if os.geteuid() != 0:
+        folder = tmp / "locked"
+        folder.mkdir()
+        folder.chmod(0o500)
+        return folder
+    return Path("/sys")
+
+
+def test_an_unwritable_output_fails_before_the_photo_is_read(tmp_path: Path, restorer: Restorer) -> None:
+    """The output is claimed first (safe_output's promise): a damaged input into a folder that
+    cannot be written fails on the folder, i.e. before the input was read, let alone restored."""
+    damaged = tmp_path / "damaged.png"
+    damaged.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
+    with pytest.raises(InputError, match=r"x\.png: cannot write in"):
+        restore_photo(damaged, unwritable_folder(tmp_path) / "x.png", restorer)
