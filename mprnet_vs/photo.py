@@ -149,16 +149,21 @@ def _split(image: np.ndarray, path: Path) -> tuple[np.ndarray, np.ndarray | None
     raise InputError(f"{path}: {channels}-channel images are not supported")
 
 
-def _to_supported(image: np.ndarray, path: Path) -> tuple[np.ndarray, str | None]:
-    """uint8 / uint16 / float32 in [0, 1] for the engine, with a note if converted."""
+def _to_supported(image: np.ndarray, path: Path) -> tuple[np.ndarray, list[str]]:
+    """uint8 / uint16 / float32 in [0, 1] for the engine, with a note on each conversion."""
     if image.dtype in (np.uint8, np.uint16):
-        return image, None
-    if image.dtype in (np.float32, np.float64):
-        note = None
-        if float(np.nanmax(image)) > 1.0 or float(np.nanmin(image)) < 0.0:
-            note = "float samples outside [0, 1] were clipped"
-        return np.clip(np.nan_to_num(image), 0.0, 1.0).astype(np.float32), note
-    raise InputError(f"{path}: {image.dtype} samples are not supported (use 8- or 16-bit or float images)")
+        return image, []
+    if image.dtype not in (np.float32, np.float64):
+        raise InputError(f"{path}: {image.dtype} samples are not supported (use 8- or 16-bit or float images)")
+    notes = ["64-bit float samples were converted to 32-bit float"] if image.dtype == np.float64 else []
+    finite = np.isfinite(image)
+    bad = int(np.count_nonzero(~finite.all(axis=2)))
+    if bad:
+        notes.append(f"{bad} of {finite.shape[0] * finite.shape[1]} pixels had NaN or infinite samples: NaN and -inf were restored as 0, +inf as 1")
+    # The range of the finite samples only (nanmax would warn "All-NaN slice" without naming the file).
+    if np.max(image, where=finite, initial=0.0) > 1.0 or np.min(image, where=finite, initial=1.0) < 0.0:
+        notes.append("float samples outside [0, 1] were clipped")
+    return np.clip(np.nan_to_num(image, nan=0.0, posinf=1.0, neginf=0.0), 0.0, 1.0).astype(np.float32), notes
 
 
 def _fit_output(colour: np.ndarray, alpha: np.ndarray | None, target: Path, notes: list[str]) -> tuple[np.ndarray, np.ndarray | None]:
@@ -206,10 +211,8 @@ def _restore(source: Path, target: Path, restorer: Any) -> tuple[PhotoReport, np
     """The report, and the restored image in OpenCV's layout at a depth ``target``'s format holds."""
     image = read_photo(source)
     rgb, alpha, family = _split(image, source)
-    rgb, note = _to_supported(np.ascontiguousarray(rgb), source)
-    report = PhotoReport(source=source, output=target, width=rgb.shape[1], height=rgb.shape[0])
-    if note:
-        report.notes.append(note)
+    rgb, notes = _to_supported(np.ascontiguousarray(rgb), source)
+    report = PhotoReport(source=source, output=target, width=rgb.shape[1], height=rgb.shape[0], notes=notes)
     bits = {np.dtype(np.uint8): "8-bit", np.dtype(np.uint16): "16-bit"}.get(rgb.dtype, "float")
     report.layout = f"{'gray' if family == 'gray' else 'RGB'}{'A' if alpha is not None else ''} {bits}"
 

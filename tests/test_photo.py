@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import struct
+import warnings
 import zlib
 from pathlib import Path
 
@@ -235,3 +236,23 @@ def test_an_unwritable_output_fails_before_the_photo_is_read(tmp_path: Path, res
     damaged.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
     with pytest.raises(InputError, match=r"x\.png: cannot write in"):
         restore_photo(damaged, unwritable_folder(tmp_path) / "x.png", restorer)
+
+
+def test_nan_infinite_and_64_bit_float_samples_are_noted(tmp_path: Path, restorer: Restorer) -> None:
+    """Float TIFFs: NaN and infinities are replaced (NaN, -inf by 0, +inf by 1), float64 is
+    restored as float32, and each is said in a note; an all-NaN picture gives no numpy
+    "All-NaN slice" warning, which named no file."""
+    rgb = picture(dtype=np.uint16).astype(np.float64) / 65535
+    rgb[0, 0, 0], rgb[1, 1, 1], rgb[2, 2, 2] = np.nan, np.inf, -np.inf
+    source = write(tmp_path / "in.tif", rgb[:, :, ::-1])
+    report = restore_photo(source, tmp_path / "out.tif", restorer)
+    out = cv2.imread(str(tmp_path / "out.tif"), cv2.IMREAD_UNCHANGED)
+    assert out.dtype == np.float32 and np.isfinite(out).all()
+    assert report.notes == ["64-bit float samples were converted to 32-bit float",
+                            "3 of 2240 pixels had NaN or infinite samples: NaN and -inf were restored as 0, +inf as 1"]
+
+    source = write(tmp_path / "nan.tif", np.full((6, 8, 3), np.nan, np.float32))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        report = restore_photo(source, tmp_path / "nan_out.png", restorer)
+    assert report.notes[0] == "48 of 48 pixels had NaN or infinite samples: NaN and -inf were restored as 0, +inf as 1"
