@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 
 from .errors import InputError
+from .photo_file import Contents, inspect
 from .safe_output import atomic_output, refuse_inputs
 
 PHOTO_SUFFIXES = (".png", ".jpg", ".jpeg", ".jpe", ".tif", ".tiff", ".bmp", ".webp")
@@ -45,6 +46,7 @@ class PhotoReport:
     height: int = 0
     layout: str = ""  # e.g. "RGB 8-bit", "gray 16-bit", "RGBA 16-bit"
     notes: list[str] = field(default_factory=list)
+    not_copied: list[str] = field(default_factory=list)  # what of the source the output lacks, each a warning
     seconds: float = 0.0
 
     def summary(self) -> str:
@@ -209,10 +211,12 @@ def restore_photo(source: str | Path, target: str | Path, restorer: Any) -> Phot
 
 def _restore(source: Path, target: Path, restorer: Any) -> tuple[PhotoReport, np.ndarray]:
     """The report, and the restored image in OpenCV's layout at a depth ``target``'s format holds."""
-    image = read_photo(source)
+    data = _file_bytes(source)
+    image, metadata = _decode(data, source)
     rgb, alpha, family = _split(image, source)
     rgb, notes = _to_supported(np.ascontiguousarray(rgb), source)
     report = PhotoReport(source=source, output=target, width=rgb.shape[1], height=rgb.shape[0], notes=notes)
+    _left_out(inspect(data.tobytes()), metadata, alpha is not None, report)
     bits = {np.dtype(np.uint8): "8-bit", np.dtype(np.uint16): "16-bit"}.get(rgb.dtype, "float")
     report.layout = f"{'gray' if family == 'gray' else 'RGB'}{'A' if alpha is not None else ''} {bits}"
 
@@ -225,6 +229,25 @@ def _restore(source: Path, target: Path, restorer: Any) -> tuple[PhotoReport, np
         bgr = np.ascontiguousarray(colour[:, :, ::-1])
         out = bgr if alpha is None else np.dstack([bgr, alpha.astype(bgr.dtype)])
     return report, np.ascontiguousarray(out)
+
+
+def _left_out(contents: Contents, metadata: dict[int, bytes], has_alpha: bool, report: PhotoReport) -> None:
+    """Say what the output cannot carry over: metadata in notes (cv2.imencode writes none;
+    most camera photos have EXIF), pages and transparency in warnings (picture data lost)."""
+    exif = cv2.IMAGE_METADATA_EXIF in metadata
+    if exif or contents.exif:
+        turned = _orientation(metadata.get(cv2.IMAGE_METADATA_EXIF, b"")) != 1
+        report.notes.append("EXIF data (camera, date, location) was not copied" + ("; its orientation was applied to the pixels" if turned else ""))
+    if cv2.IMAGE_METADATA_ICCP in metadata or contents.icc:
+        report.notes.append("the ICC colour profile was not copied: the output is shown as sRGB, so the colours of a wide-gamut photo (Display P3, Adobe RGB) shift")
+    if contents.pages > 1:
+        word, count = contents.page_word, contents.pages
+        which = f"{word[:-1]} 2 of 2" if count == 2 else f"{word} 2 to {count} of {count}"
+        report.not_copied.append(f"{which}: only the first {word[:-1]} is restored")
+    if contents.transparency_key and not has_alpha:
+        report.not_copied.append("transparency: OpenCV cannot read the colour key (tRNS) of a gray PNG")
+    if contents.extra_samples and not has_alpha:
+        report.not_copied.append("transparency: OpenCV cannot read this TIFF's extra (alpha) samples")
 
 
 def _write(out: np.ndarray, target: Path, temp: Path) -> None:

@@ -303,3 +303,14 @@ def test_a_file_system_error_no_step_names_is_still_one_line(tmp_path: Path, tin
             "--save", str(tmp_path / "a_file" / "sub"), "--device", "cpu"]
     assert main(argv) == 1
     assert capsys.readouterr().err.splitlines() == [f"mprnet-vs: error: {tmp_path / 'a_file' / 'sub'}: not a directory"]
+
+
+def test_pages_left_out_are_a_warning_even_with_quiet(tmp_path: Path, tiny_weights: Path, capsys) -> None:
+    """Pages 2..N of a TIFF are picture data the output lacks: a warning on stderr (as for a
+    video stream not copied), shown with --quiet too; the run still succeeds."""
+    pages = [np.full((8, 12, 3), value, np.uint8) for value in (40, 120, 200)]
+    assert cv2.imwritemulti(str(tmp_path / "scan.tif"), pages)
+    assert main(restore(tmp_path / "scan.tif", "-o", tmp_path / "out.tif", "--quiet", weights=tiny_weights)) == 0
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.splitlines() == [f"mprnet-vs: warning: {tmp_path / 'out.tif'}: not copied: pages 2 to 3 of 3: only the first page is restored"]

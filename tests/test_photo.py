@@ -256,3 +256,100 @@ def test_nan_infinite_and_64_bit_float_samples_are_noted(tmp_path: Path, restore
         warnings.simplefilter("error")
         report = restore_photo(source, tmp_path / "nan_out.png", restorer)
     assert report.notes[0] == "48 of 48 pixels had NaN or infinite samples: NaN and -inf were restored as 0, +inf as 1"
+
+
+# --- what the output leaves out: pages, metadata, transparency OpenCV drops ----------------------
+
+
+def icc_profile() -> bytes:
+    """A small ICC profile that libpng accepts (header, white point and a filler tag)."""
+    header = bytearray(128)
+    header[4:8], header[12:16], header[16:20], header[20:24], header[36:40] = b"none", b"mntr", b"RGB ", b"XYZ ", b"acsp"
+    struct.pack_into(">I", header, 8, 0x02100000)
+    struct.pack_into(">iii", header, 68, 63190, 65536, 54061)  # D50
+    tags = [(b"wtpt", b"XYZ \0\0\0\0" + struct.pack(">iii", 63190, 65536, 54061)), (b"cprt", b"text\0\0\0\0" + bytes(range(256)) * 2)]
+    offset, table, body = 128 + 4 + 12 * len(tags), b"", b""
+    for signature, data in tags:
+        table += struct.pack(">4sII", signature, offset + len(body), len(data))
+        body += data + b"\0" * (-len(data) % 4)
+    profile = bytes(header) + struct.pack(">I", len(tags)) + table + body
+    return struct.pack(">I", len(profile)) + profile[4:]
+
+
+def raw_tiff(path: Path, image: np.ndarray, extra: list[tuple[int, int, bytes]] = ()) -> Path:
+    """An uncompressed little-endian 8-bit TIFF written byte by byte (OpenCV cannot write a
+    gray+alpha TIFF or an ICC profile tag); ``extra`` are (tag, type, little-endian value)."""
+    height, width = image.shape[:2]
+    channels = 1 if image.ndim == 2 else image.shape[2]
+    pixels = image.tobytes() + b"\0" * (image.size % 2)
+    tags = [(256, 3, struct.pack("<H", width)), (257, 3, struct.pack("<H", height)), (258, 3, struct.pack("<H", 8) * channels),
+            (259, 3, struct.pack("<H", 1)), (262, 3, struct.pack("<H", 2 if channels >= 3 else 1)), (273, 4, struct.pack("<I", 8)),
+            (277, 3, struct.pack("<H", channels)), (278, 3, struct.pack("<H", height)), (279, 4, struct.pack("<I", image.size)), *extra]
+    tags.sort()
+    ifd = 8 + len(pixels)
+    spill = ifd + 2 + 12 * len(tags) + 4
+    entries, spilled = b"", b""
+    for tag, kind, value in tags:
+        count = len(value) // {1: 1, 3: 2, 4: 4, 7: 1}[kind]
+        if len(value) <= 4:
+            entries += struct.pack("<HHI", tag, kind, count) + value.ljust(4, b"\0")
+        else:
+            entries += struct.pack("<HHII", tag, kind, count, spill + len(spilled))
+            spilled += value + b"\0" * (len(value) % 2)
+    path.write_bytes(b"II*\0" + struct.pack("<I", ifd) + pixels + struct.pack("<H", len(tags)) + entries + b"\0" * 4 + spilled)
+    return path
+
+
+def test_pages_and_frames_after_the_first_are_reported_not_copied(tmp_path: Path, restorer: Restorer) -> None:
+    """Only the first page of a multi-page TIFF (frame of an animated PNG or WebP) is restored:
+    the report says how many were left out, counted as OpenCV counts them."""
+    pages = [picture(8, 12, seed=s)[:, :, ::-1] for s in range(3)]
+    assert cv2.imwritemulti(str(tmp_path / "scan.tif"), pages)
+    assert cv2.imwritemulti(str(tmp_path / "two.tif"), pages[:2])
+    animation = cv2.Animation()
+    animation.frames, animation.durations = pages, [100, 100, 100]
+    for name in ("anim.png", "anim.webp"):
+        assert cv2.imwriteanimation(str(tmp_path / name), animation)
+    expected = {"scan.tif": "pages 2 to 3 of 3: only the first page is restored", "two.tif": "page 2 of 2: only the first page is restored",
+                "anim.png": "frames 2 to 3 of 3: only the first frame is restored", "anim.webp": "frames 2 to 3 of 3: only the first frame is restored"}
+    for name, line in expected.items():
+        report = restore_photo(tmp_path / name, tmp_path / f"out_{name}", restorer)
+        assert report.not_copied == [line] and cv2.imcount(str(tmp_path / name)) == int(line.split(" of ")[1][0])
+        assert read_photo(tmp_path / f"out_{name}").shape == (8, 12, 3)
+    assert restore_photo(write(tmp_path / "one.tif", pages[0]), tmp_path / "out_one.tif", restorer).not_copied == []
+
+
+def test_exif_and_icc_profiles_are_said_not_copied(tmp_path: Path, restorer: Restorer) -> None:
+    """Outputs carry no metadata: a photo with EXIF or an ICC profile (JPEG APP1/APP2, PNG
+    eXIf/iCCP, a TIFF's tags) gets a note saying so; one without gets none."""
+    bgr = picture(8, 12)[:, :, ::-1]
+    profile = icc_profile()
+    ok, jpeg = cv2.imencode(".jpg", bgr)
+    app2 = b"ICC_PROFILE\0\x01\x01" + profile
+    exif = b"Exif\0\0" + exif_block(1)
+    jpeg = jpeg.tobytes()
+    (tmp_path / "camera.jpg").write_bytes(jpeg[:2] + b"\xff\xe1" + struct.pack(">H", len(exif) + 2) + exif
+                                          + b"\xff\xe2" + struct.pack(">H", len(app2) + 2) + app2 + jpeg[2:])
+    ok, png = cv2.imencode(".png", bgr)
+    png = png.tobytes()
+    (tmp_path / "wide.png").write_bytes(png[:33] + png_chunk(b"iCCP", b"P3\0\0" + zlib.compress(profile)) + png_chunk(b"eXIf", exif_block(1)) + png[33:])
+    raw_tiff(tmp_path / "scan.tif", picture(8, 12), [(34675, 7, profile)])
+    exif_note = "EXIF data (camera, date, location) was not copied"
+    icc_note = "the ICC colour profile was not copied: the output is shown as sRGB, so the colours of a wide-gamut photo (Display P3, Adobe RGB) shift"
+    for name, notes in {"camera.jpg": [exif_note, icc_note], "wide.png": [exif_note, icc_note], "scan.tif": [icc_note]}.items():
+        assert restore_photo(tmp_path / name, tmp_path / f"out_{name}", restorer).notes == notes, name
+    assert restore_photo(write(tmp_path / "plain.png", bgr), tmp_path / "out_plain.png", restorer).notes == []
+
+
+def test_transparency_opencv_cannot_read_is_reported_not_copied(tmp_path: Path, restorer: Restorer) -> None:
+    """OpenCV ignores a gray PNG's tRNS colour key and reads a gray+alpha TIFF as plain gray:
+    the alpha cannot pass through, and the report says so instead of staying silent."""
+    gray = picture(8, 12)[:, :, 1]
+    ok, png = cv2.imencode(".png", gray)
+    png = png.tobytes()
+    (tmp_path / "keyed.png").write_bytes(png[:33] + png_chunk(b"tRNS", struct.pack(">H", 0)) + png[33:])
+    raw_tiff(tmp_path / "gray_alpha.tif", np.dstack([gray, 255 - gray]), [(338, 3, struct.pack("<H", 2))])  # ExtraSamples: alpha
+    for name, line in {"keyed.png": "transparency: OpenCV cannot read the colour key (tRNS) of a gray PNG",
+                       "gray_alpha.tif": "transparency: OpenCV cannot read this TIFF's extra (alpha) samples"}.items():
+        report = restore_photo(tmp_path / name, tmp_path / f"out_{name}", restorer)
+        assert report.layout == "gray 8-bit" and report.not_copied == [line]
