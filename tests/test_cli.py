@@ -314,3 +314,28 @@ def test_pages_left_out_are_a_warning_even_with_quiet(tmp_path: Path, tiny_weigh
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err.splitlines() == [f"mprnet-vs: warning: {tmp_path / 'out.tif'}: not copied: pages 2 to 3 of 3: only the first page is restored"]
+
+
+def test_every_failure_line_starts_with_its_input(tmp_path: Path, tiny_weights: Path, monkeypatch, capsys) -> None:
+    """A relative input's name is often part of its output's name (``p.png`` in
+    ``/sys/p.png``): the error line still starts with the input, not only with the output."""
+    monkeypatch.chdir(tmp_path)
+    assert cv2.imwrite("p.png", np.full((8, 8, 3), 90, np.uint8))
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    folder = locked if os.geteuid() != 0 else Path("/sys")  # root is not stopped by modes; sysfs takes no files
+    assert main(restore("p.png", "-o", folder / "p.png", weights=tiny_weights)) == 1
+    assert capsys.readouterr().err.startswith(f"mprnet-vs: error: p.png: {folder / 'p.png'}: cannot write in")
+
+
+@pytest.mark.parametrize("name", ["notes.txt", "photo.jfif", "png_without_extension"])
+def test_an_unknown_extension_to_a_photo_output_names_the_input_and_the_photo_extensions(tmp_path: Path, tiny_weights: Path,
+                                                                                        name: str, capsys) -> None:
+    """It used to say "out.png: a video cannot be written as a .png photo" about a text file."""
+    source = tmp_path / name
+    source.write_bytes(cv2.imencode(".png", np.full((8, 8, 3), 90, np.uint8))[1].tobytes())
+    assert main(restore(source, "-o", tmp_path / "out.png", weights=tiny_weights)) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"mprnet-vs: error: {source}: not a photo extension (.png, .jpg, .jpeg, .jpe, .tif, .tiff, .bmp, .webp); "
+        "other files are read as videos, which cannot be written as a .png photo"]

@@ -193,7 +193,10 @@ def plan(inputs: list[Path], output: Path | str) -> list[Job]:
         if kind == "photo" and not is_photo(output):
             raise UsageError(f"{output}: a photo must be written as one of {', '.join(PHOTO_SUFFIXES)}")
         if kind == "video" and is_photo(output):
-            raise UsageError(f"{output}: a video cannot be written as a {output.suffix} photo")
+            if not _is_media(source):
+                raise UsageError(f"{source}: not a photo extension ({', '.join(PHOTO_SUFFIXES)}); other files are read as "
+                                 f"videos, which cannot be written as a {output.suffix} photo")
+            raise UsageError(f"{source}: a video cannot be written as a {output.suffix} photo ({output})")
         if kind == "video" and output.suffix.lower() not in _container_suffixes():
             raise UsageError(f"{output}: FFmpeg knows no container for {output.suffix} files; use e.g. .mkv or .mp4")
         jobs.append(Job(source, output, kind))
@@ -232,11 +235,17 @@ class Outcome:
     failed: list[tuple[Job, str]] = field(default_factory=list)
 
 
+def _named(source: Path, text: str) -> str:
+    """``text`` starting with the input it is about (not merely mentioning it: ``photo.gif``
+    is also part of ``out/photo.gif``)."""
+    return text if text.startswith(f"{source}: ") else f"{source}: {text}"
+
+
 def _reason(exc: BaseException, source: Path) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if not isinstance(exc, MprnetError):
         text = f"{type(exc).__name__}: {text}"
-    return text if str(source) in text else f"{source}: {text}"
+    return _named(source, text)
 
 
 class _Runner:
@@ -388,7 +397,7 @@ def _summary(outcome: Outcome, runner: _Runner) -> None:
     if outcome.failed or outcome.incomplete:
         print(line, file=sys.stderr, flush=True)
         for job, reason in outcome.incomplete:
-            print(f"  incomplete: {reason if str(job.source) in reason else f'{job.source}: {reason}'}", file=sys.stderr)
+            print(f"  incomplete: {_named(job.source, reason)}", file=sys.stderr)
         for _job, reason in outcome.failed:
             print(f"  failed: {reason}", file=sys.stderr)
     else:
