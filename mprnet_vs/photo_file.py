@@ -17,12 +17,14 @@ TIFF_EXIF_IFD, TIFF_ICC_PROFILE, TIFF_EXTRA_SAMPLES = 34665, 34675, 338
 
 @dataclass
 class Contents:
+    """What a file holds besides its first picture (the defaults: nothing)."""
+
     pages: int = 1
     page_word: str = "pages"  # "pages" (TIFF) or "frames" (animated PNG or WebP)
     exif: bool = False
     icc: bool = False
     transparency_key: bool = False  # a gray PNG's tRNS chunk, which OpenCV ignores
-    extra_samples: bool = False  # a TIFF's extra (alpha) samples, which OpenCV may drop
+    extra_samples: bool = False  # a TIFF's extra alpha samples, which OpenCV drops for gray+alpha
 
 
 def inspect(data: bytes) -> Contents:
@@ -56,20 +58,26 @@ def _png(data: bytes) -> Contents:
 
 
 def _tiff(data: bytes) -> Contents:
-    """Pages are the chain of image directories (IFDs); the first one's tags tell the rest."""
+    """Pages are the chain of image directories (IFDs); the first one's tags tell the rest.
+    A chain cut short or looping ends the count where it breaks."""
     order = "<" if data[:2] == b"II" else ">"
-    tags: set[int] = set()
+    tags: dict[int, int] = {}  # the first directory's tags -> their first SHORT value
     pages, seen = 0, set()
     at = struct.unpack_from(f"{order}I", data, 4)[0]
-    while at and at not in seen and at + 2 <= len(data):  # a chain that loops counts once
+    while at and at not in seen and at + 2 <= len(data):
+        entries = struct.unpack_from(f"{order}H", data, at)[0]
+        following = at + 2 + 12 * entries
+        if following + 4 > len(data):
+            break
         seen.add(at)
         pages += 1
-        entries = struct.unpack_from(f"{order}H", data, at)[0]
         if pages == 1:
-            tags = {struct.unpack_from(f"{order}H", data, at + 2 + 12 * i)[0] for i in range(entries)}
-        at = struct.unpack_from(f"{order}I", data, at + 2 + 12 * entries)[0]
-    return Contents(pages=max(pages, 1), exif=TIFF_EXIF_IFD in tags, icc=TIFF_ICC_PROFILE in tags,
-                    extra_samples=TIFF_EXTRA_SAMPLES in tags)
+            for entry in range(at + 2, following, 12):
+                tag, value = struct.unpack_from(f"{order}H6xH", data, entry)
+                tags[tag] = value
+        at = struct.unpack_from(f"{order}I", data, following)[0]
+    alpha = tags.get(TIFF_EXTRA_SAMPLES) in (1, 2)  # associated or unassociated alpha (0: other data)
+    return Contents(pages=max(pages, 1), exif=TIFF_EXIF_IFD in tags, icc=TIFF_ICC_PROFILE in tags, extra_samples=alpha)
 
 
 def _webp_frames(data: bytes) -> int:

@@ -17,6 +17,7 @@ import torch
 from mprnet_vs.engine import Restorer
 from mprnet_vs.errors import InputError
 from mprnet_vs.photo import read_photo, restore_photo
+from mprnet_vs.photo_file import inspect
 
 
 @pytest.fixture(scope="module")
@@ -353,3 +354,24 @@ def test_transparency_opencv_cannot_read_is_reported_not_copied(tmp_path: Path, 
                        "gray_alpha.tif": "transparency: OpenCV cannot read this TIFF's extra (alpha) samples"}.items():
         report = restore_photo(tmp_path / name, tmp_path / f"out_{name}", restorer)
         assert report.layout == "gray 8-bit" and report.not_copied == [line]
+
+
+def test_damaged_file_structures_never_break_the_inspection(tmp_path: Path) -> None:
+    """Counting pages and looking for metadata reads offsets from the file itself: a file cut
+    anywhere, or a TIFF whose directory chain loops back, gives an answer, never an error."""
+    pages = [picture(8, 12, seed=s)[:, :, ::-1] for s in range(3)]
+    assert cv2.imwritemulti(str(tmp_path / "scan.tif"), pages)
+    animation = cv2.Animation()
+    animation.frames, animation.durations = pages, [100, 100, 100]
+    assert cv2.imwriteanimation(str(tmp_path / "anim.png"), animation)
+    assert cv2.imwriteanimation(str(tmp_path / "anim.webp"), animation)
+    for name in ("scan.tif", "anim.png", "anim.webp"):
+        data = (tmp_path / name).read_bytes()
+        assert inspect(data).pages == 3
+        for cut in range(0, len(data), 7):
+            assert 1 <= inspect(data[:cut]).pages <= 3
+    looping = bytearray(raw_tiff(tmp_path / "loop.tif", picture(4, 4)).read_bytes())
+    first = struct.unpack_from("<I", looping, 4)[0]
+    entries = struct.unpack_from("<H", looping, first)[0]
+    struct.pack_into("<I", looping, first + 2 + 12 * entries, first)  # the next directory is this one again
+    assert inspect(bytes(looping)).pages == 1
