@@ -161,7 +161,8 @@ def _to_supported(image: np.ndarray, path: Path) -> tuple[np.ndarray, list[str]]
     finite = np.isfinite(image)
     bad = int(np.count_nonzero(~finite.all(axis=2)))
     if bad:
-        notes.append(f"{bad} of {finite.shape[0] * finite.shape[1]} pixels had NaN or infinite samples: NaN and -inf were restored as 0, +inf as 1")
+        pixels = finite.shape[0] * finite.shape[1]
+        notes.append(f"{bad} of {pixels} pixels had NaN or infinite samples: NaN and -inf were restored as 0, +inf as 1")
     # The range of the finite samples only (nanmax would warn "All-NaN slice" without naming the file).
     if np.max(image, where=finite, initial=0.0) > 1.0 or np.min(image, where=finite, initial=1.0) < 0.0:
         notes.append("float samples outside [0, 1] were clipped")
@@ -234,12 +235,13 @@ def _restore(source: Path, target: Path, restorer: Any) -> tuple[PhotoReport, np
 def _left_out(contents: Contents, metadata: dict[int, bytes], has_alpha: bool, report: PhotoReport) -> None:
     """Say what the output cannot carry over: metadata in notes (cv2.imencode writes none;
     most camera photos have EXIF), pages and transparency in warnings (picture data lost)."""
-    exif = cv2.IMAGE_METADATA_EXIF in metadata
-    if exif or contents.exif:
+    if cv2.IMAGE_METADATA_EXIF in metadata or contents.exif:
         turned = _orientation(metadata.get(cv2.IMAGE_METADATA_EXIF, b"")) != 1
-        report.notes.append("EXIF data (camera, date, location) was not copied" + ("; its orientation was applied to the pixels" if turned else ""))
+        report.notes.append("EXIF data (camera, date, location) was not copied"
+                            + ("; its orientation was applied to the pixels" if turned else ""))
     if cv2.IMAGE_METADATA_ICCP in metadata or contents.icc:
-        report.notes.append("the ICC colour profile was not copied: the output is shown as sRGB, so the colours of a wide-gamut photo (Display P3, Adobe RGB) shift")
+        report.notes.append("the ICC colour profile was not copied: the output is shown as sRGB, "
+                            "so the colours of a wide-gamut photo (Display P3, Adobe RGB) shift")
     if contents.pages > 1:
         word, count = contents.page_word, contents.pages
         which = f"{word[:-1]} 2 of 2" if count == 2 else f"{word} 2 to {count} of {count}"

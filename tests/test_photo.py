@@ -336,7 +336,8 @@ def test_exif_and_icc_profiles_are_said_not_copied(tmp_path: Path, restorer: Res
     (tmp_path / "wide.png").write_bytes(png[:33] + png_chunk(b"iCCP", b"P3\0\0" + zlib.compress(profile)) + png_chunk(b"eXIf", exif_block(1)) + png[33:])
     raw_tiff(tmp_path / "scan.tif", picture(8, 12), [(34675, 7, profile)])
     exif_note = "EXIF data (camera, date, location) was not copied"
-    icc_note = "the ICC colour profile was not copied: the output is shown as sRGB, so the colours of a wide-gamut photo (Display P3, Adobe RGB) shift"
+    icc_note = ("the ICC colour profile was not copied: the output is shown as sRGB, "
+                "so the colours of a wide-gamut photo (Display P3, Adobe RGB) shift")
     for name, notes in {"camera.jpg": [exif_note, icc_note], "wide.png": [exif_note, icc_note], "scan.tif": [icc_note]}.items():
         assert restore_photo(tmp_path / name, tmp_path / f"out_{name}", restorer).notes == notes, name
     assert restore_photo(write(tmp_path / "plain.png", bgr), tmp_path / "out_plain.png", restorer).notes == []
