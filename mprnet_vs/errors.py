@@ -19,3 +19,11 @@ class InputError(MprnetError):
 
 class MissingDependency(MprnetError):
     """A library that one part needs (PyAV for video, VapourSynth for the filters) is not installed."""
+
+
+def describe_os_error(exc: OSError) -> str:
+    """``PATH: reason`` for an error of the file system, in the words of every other message
+    (``name.png: file name too long``)."""
+    reason = exc.strerror or str(exc)
+    reason = reason[:1].lower() + reason[1:]
+    return f"{exc.filename}: {reason}" if exc.filename is not None else reason

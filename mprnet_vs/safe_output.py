@@ -71,6 +71,8 @@ def atomic_output(target: Path) -> Iterator[Path]:
     folder = target.parent
     if not folder.is_dir():
         raise InputError(f"{target}: output folder {folder} does not exist")
+    if target.is_dir():
+        raise InputError(f"{target}: is a folder; the output cannot be written there")
     temp = temp_path_for(target)
     try:
         # Claim the name now, so a clear error names an unwritable folder before any work.

@@ -227,3 +227,115 @@ def test_sigterm_in_a_folder_run_then_rerun_finishes_the_rest(tmp_path: Path, ti
     assert (out / "a_short.mkv").stat().st_mtime_ns == finished  # not redone
     assert len(decoded(out / "b_long.mkv")) == 60
     assert {p: digest(p) for p in folder.iterdir()} == before and not hidden(out)
+
+
+def test_pipes_and_broken_links_in_a_folder_are_never_opened(tmp_path: Path, tiny_weights: Path) -> None:
+    """A pipe named like a photo or a video would block its reader forever: it is skipped
+    without being opened (it holds no picture). A link to a photo that is gone fails, since a
+    picture the folder names is missing. The rest is restored. Run as a real process, so a
+    hang is a timeout, not a stuck test session."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    assert cv2.imwrite(str(folder / "a.png"), np.full((12, 16, 3), 90, np.uint8))
+    os.mkfifo(folder / "pipe.png")
+    os.mkfifo(folder / "pipe.mp4")
+    (folder / "gone.png").symlink_to(tmp_path / "deleted.png")
+    out = tmp_path / "out"
+    process = _start(restore(folder, "-o", out, weights=tiny_weights))
+    try:
+        stdout, err = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    assert process.returncode == 1, err
+    for pipe in ("pipe.mp4", "pipe.png"):
+        assert f"skipped {folder / pipe}: not a regular file (a pipe, socket or device)" in stdout
+    errors = [line for line in err.splitlines() if "error:" in line]
+    assert errors == [f"mprnet-vs: error: {folder / 'gone.png'}: broken symbolic link (to {tmp_path / 'deleted.png'}, which cannot be opened)"]
+    assert "summary: 1 restored, 2 skipped, 1 failed" in err and "Traceback" not in err
+    assert sorted(p.name for p in out.iterdir()) == ["a.png"]
+
+
+def test_broken_link_as_the_input_is_a_usage_error(tmp_path: Path, tiny_weights: Path, capsys) -> None:
+    (tmp_path / "gone.png").symlink_to(tmp_path / "deleted.png")
+    assert main(restore(tmp_path / "gone.png", "-o", tmp_path / "out.png", weights=tiny_weights)) == 2
+    assert "gone.png: broken symbolic link (to " in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("overwrite", [[], ["--overwrite"]])
+def test_a_folder_where_an_output_goes_fails_that_file(tmp_path: Path, tiny_weights: Path, overwrite: list[str], capsys) -> None:
+    """A folder in the way is no finished output to skip, and no file --overwrite can replace:
+    that input fails with a line naming both, not an OS error about a temporary name."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("a.png", "b.png"):
+        assert cv2.imwrite(str(folder / name), np.full((12, 16, 3), 90, np.uint8))
+    out = tmp_path / "out"
+    (out / "a.png").mkdir(parents=True)
+    assert main(restore(folder, "-o", out, *overwrite, weights=tiny_weights)) == 1
+    err = capsys.readouterr().err
+    assert f"error: {folder / 'a.png'}: {out / 'a.png'} is a folder; the output cannot be written there" in err
+    assert "summary: 1 restored, 0 skipped, 1 failed" in err and "mprnet-part" not in err
+    assert (out / "a.png").is_dir() and (out / "b.png").is_file() and not hidden(out)
+
+
+def test_names_too_long_for_the_file_system_are_one_line_usage_errors(tmp_path: Path, tiny_weights: Path, capsys) -> None:
+    """Python 3.13's Path.exists raises on ENAMETOOLONG instead of answering False: the
+    command still ends with one line and exit 2 (the traceback only with --debug)."""
+    photo = tmp_path / "p.png"
+    assert cv2.imwrite(str(photo), np.full((8, 8, 3), 90, np.uint8))
+    long = "y" * 300
+    for args in ([photo, "-o", tmp_path / f"{long}.png"], [tmp_path / f"{long}.png", "-o", tmp_path / "out.png"]):
+        assert main(restore(*args, weights=tiny_weights)) == 2
+        lines = capsys.readouterr().err.splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"mprnet-vs: error: {tmp_path / long}") and lines[0].endswith(".png: file name too long")
+    with pytest.raises(Exception, match="file name too long"):
+        main([*restore(photo, "-o", tmp_path / f"{long}.png", weights=tiny_weights), "--debug"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.png"]
+
+
+def test_a_file_system_error_no_step_names_is_still_one_line(tmp_path: Path, tiny_weights: Path, capsys) -> None:
+    """The last net for OSError in main: ``evaluate --save`` below a file is one line, exit 1."""
+    clean = tmp_path / "clean"
+    clean.mkdir()
+    assert cv2.imwrite(str(clean / "a.png"), np.full((16, 16, 3), 100, np.uint8))
+    (tmp_path / "a_file").write_text("x", encoding="utf-8")
+    argv = ["evaluate", "--task", "denoise", "--weights", str(tiny_weights), "--clean", str(clean), "--degrade", "noise:sigma=15",
+            "--save", str(tmp_path / "a_file" / "sub"), "--device", "cpu"]
+    assert main(argv) == 1
+    assert capsys.readouterr().err.splitlines() == [f"mprnet-vs: error: {tmp_path / 'a_file' / 'sub'}: not a directory"]
+
+
+def test_pages_left_out_are_a_warning_even_with_quiet(tmp_path: Path, tiny_weights: Path, capsys) -> None:
+    """Pages 2..N of a TIFF are picture data the output lacks: a warning on stderr (as for a
+    video stream not copied), shown with --quiet too; the run still succeeds."""
+    pages = [np.full((8, 12, 3), value, np.uint8) for value in (40, 120, 200)]
+    assert cv2.imwritemulti(str(tmp_path / "scan.tif"), pages)
+    assert main(restore(tmp_path / "scan.tif", "-o", tmp_path / "out.tif", "--quiet", weights=tiny_weights)) == 0
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.splitlines() == [f"mprnet-vs: warning: {tmp_path / 'out.tif'}: not copied: pages 2 to 3 of 3: only the first page is restored"]
+
+
+def test_every_failure_line_starts_with_its_input(tmp_path: Path, tiny_weights: Path, monkeypatch, capsys) -> None:
+    """A relative input's name is often part of its output's name (``p.png`` in
+    ``/sys/p.png``): the error line still starts with the input, not only with the output."""
+    monkeypatch.chdir(tmp_path)
+    assert cv2.imwrite("p.png", np.full((8, 8, 3), 90, np.uint8))
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    folder = locked if os.geteuid() != 0 else Path("/sys")  # root is not stopped by modes; sysfs takes no files
+    assert main(restore("p.png", "-o", folder / "p.png", weights=tiny_weights)) == 1
+    assert capsys.readouterr().err.startswith(f"mprnet-vs: error: p.png: {folder / 'p.png'}: cannot write in")
+
+
+@pytest.mark.parametrize("name", ["notes.txt", "photo.jfif", "png_without_extension"])
+def test_an_unknown_extension_to_a_photo_output_names_the_input_and_the_photo_extensions(tmp_path: Path, tiny_weights: Path,
+                                                                                        name: str, capsys) -> None:
+    """It used to say "out.png: a video cannot be written as a .png photo" about a text file."""
+    source = tmp_path / name
+    source.write_bytes(cv2.imencode(".png", np.full((8, 8, 3), 90, np.uint8))[1].tobytes())
+    assert main(restore(source, "-o", tmp_path / "out.png", weights=tiny_weights)) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"mprnet-vs: error: {source}: not a photo extension (.png, .jpg, .jpeg, .jpe, .tif, .tiff, .bmp, .webp); "
+        "other files are read as videos, which cannot be written as a .png photo"]

@@ -336,6 +336,8 @@ CASES: dict[str, Callable[[Path], Case]] = {
     "output_folder_is_a_file": lambda tmp: Case(
         [_folder_of_clips(tmp / "in" / "shots"), _yaml(tmp / "in" / "taken", "a file")], tmp / "in" / "taken", 2,
         given=[str(tmp / "in" / "shots")], line=r"taken: must be a folder", names="taken"),
+    "unwritable_output_folder_photo": lambda tmp: Case(  # the folder is found out before the photo is read
+        [_random_bytes(tmp / "in" / "noise.png")], _unwritable_folder(tmp) / "x.png", 1, line=r"noise\.png: .*x\.png: cannot write in"),
     "output_below_a_file": lambda tmp: Case(
         [make_clip(tmp / "in" / "a.mkv", codec="ffv1", frames=1), _yaml(tmp / "in" / "taken", "a file")], tmp / "in" / "taken" / "x.mkv",
         1, line=r"a\.mkv: .*taken is a file"),

@@ -15,7 +15,7 @@ from types import ModuleType
 from typing import NoReturn
 
 from .. import __version__
-from ..errors import MissingDependency, MprnetError
+from ..errors import MissingDependency, MprnetError, describe_os_error
 
 # name -> (module, one-line help). Each module defines add_arguments(parser) and run(args) -> int.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -157,3 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             raise
         return _failed(exc)
+    except OSError as exc:  # one the command did not turn into a message of its own
+        if args.debug:
+            raise
+        return _failed(MprnetError(describe_os_error(exc)))

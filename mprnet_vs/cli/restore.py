@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import stat
 import sys
 import traceback
 import warnings
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import presets
-from ..errors import InputError, MprnetError, PresetError
+from ..errors import InputError, MprnetError, PresetError, describe_os_error
 from ..photo import PHOTO_SUFFIXES, is_photo, restore_photo
 from ..progress import Progress
 from ..safe_output import is_temp_file, same_file
@@ -98,11 +99,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 class Job:
     source: Path
     target: Path
-    kind: str  # "video" or "photo"
+    kind: str  # "video", "photo", or for a folder entry that must not be opened "special" / "broken"
+    problem: str = ""  # for "special" and "broken": what is wrong with it, one line naming it
 
 
 def _kind(path: Path) -> str:
     return "photo" if is_photo(path) else "video"
+
+
+def _broken_link(path: Path) -> str:
+    """One line for a symbolic link that leads nowhere (its target is missing, or a loop)."""
+    return f"{path}: broken symbolic link (to {os.readlink(path)}, which cannot be opened)"
+
+
+def _entry(path: Path, target: Path) -> Job:
+    """The job for a media file a folder scan found. Anything but a regular file is never
+    opened: reading a pipe (or device) named like a photo would wait forever. Such entries are
+    skipped (they hold no picture); a symbolic link to nothing fails, since a picture the
+    folder names is missing."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:  # a link to nothing, or a file gone since the folder was listed
+        problem = _broken_link(path) if path.is_symlink() else f"{path}: cannot be opened ({exc.strerror or exc})"
+        return Job(path, target, "broken", problem)
+    if not stat.S_ISREG(mode):
+        return Job(path, target, "special", f"{path}: not a regular file (a pipe, socket or device); nothing to restore")
+    return Job(path, target, _kind(path))
 
 
 def _is_media(path: Path) -> bool:
@@ -156,7 +178,7 @@ def plan(inputs: list[Path], output: Path | str) -> list[Job]:
     output = Path(output)
     for source in inputs:
         if not source.exists():
-            raise UsageError(f"{source}: no such file or folder")
+            raise UsageError(_broken_link(source) if source.is_symlink() else f"{source}: no such file or folder")
         if not source.is_file() and not source.is_dir():
             raise UsageError(f"{source}: not a regular file or folder (a device, pipe or socket cannot be restored)")
     if output.exists() and not output.is_dir() and as_folder:
@@ -171,7 +193,10 @@ def plan(inputs: list[Path], output: Path | str) -> list[Job]:
         if kind == "photo" and not is_photo(output):
             raise UsageError(f"{output}: a photo must be written as one of {', '.join(PHOTO_SUFFIXES)}")
         if kind == "video" and is_photo(output):
-            raise UsageError(f"{output}: a video cannot be written as a {output.suffix} photo")
+            if not _is_media(source):
+                raise UsageError(f"{source}: not a photo extension ({', '.join(PHOTO_SUFFIXES)}); other files are read as "
+                                 f"videos, which cannot be written as a {output.suffix} photo")
+            raise UsageError(f"{source}: a video cannot be written as a {output.suffix} photo ({output})")
         if kind == "video" and output.suffix.lower() not in _container_suffixes():
             raise UsageError(f"{output}: FFmpeg knows no container for {output.suffix} files; use e.g. .mkv or .mp4")
         jobs.append(Job(source, output, kind))
@@ -183,7 +208,7 @@ def plan(inputs: list[Path], output: Path | str) -> list[Job]:
                 if output.exists() and same_file(source, output):
                     raise UsageError(f"{output}: output folder is the input folder {source}; refusing to overwrite an input")
                 for path in _scan(source, output):
-                    jobs.append(Job(path, output / path.relative_to(source), _kind(path)))
+                    jobs.append(_entry(path, output / path.relative_to(source)))
             else:
                 jobs.append(Job(source, output / source.name, _kind(source)))
     sources = [job.source for job in jobs]
@@ -210,11 +235,17 @@ class Outcome:
     failed: list[tuple[Job, str]] = field(default_factory=list)
 
 
+def _named(source: Path, text: str) -> str:
+    """``text`` starting with the input it is about (not merely mentioning it: ``photo.gif``
+    is also part of ``out/photo.gif``)."""
+    return text if text.startswith(f"{source}: ") else f"{source}: {text}"
+
+
 def _reason(exc: BaseException, source: Path) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if not isinstance(exc, MprnetError):
         text = f"{type(exc).__name__}: {text}"
-    return text if str(source) in text else f"{source}: {text}"
+    return _named(source, text)
 
 
 class _Runner:
@@ -264,17 +295,37 @@ class _Runner:
             _remove_empty(created)  # a failed file leaves no folders it made behind either
             raise
 
+    def settled(self, job: Job) -> tuple[str, str] | None:
+        """("skipped" or "failed", the line saying why) for a job decided without opening its
+        input; None for one to restore. A failing look-up of the target counts as "not there":
+        writing it then fails with a clear message of its own."""
+        if job.kind == "special":
+            return "skipped", job.problem
+        if job.kind == "broken":
+            return "failed", job.problem
+        if os.path.isdir(job.target):
+            return "failed", f"{job.source}: {job.target} is a folder; the output cannot be written there"
+        if not self.args.overwrite and os.path.exists(job.target):
+            return "skipped", f"{job.source}: {job.target} exists (use --overwrite to replace it)"
+        return None
+
     def run(self, jobs: list[Job]) -> Outcome:
         outcome = Outcome()
         show = not self.args.quiet and sys.stderr.isatty()
-        todo = [j for j in jobs if self.args.overwrite or not j.target.exists()]
+        todo = [j for j in jobs if self.settled(j) is None]
         estimates = {id(j): (1 if j.kind == "photo" else estimate_frames(j.source)) for j in todo} if show else {}
         total = sum(v or 0 for v in estimates.values()) if show else None
         progress = Progress(len(todo), total, enabled=show)
         for job in jobs:
-            if job.target.exists() and not self.args.overwrite:
-                outcome.skipped.append(job)
-                self.say(f"skipped {job.source}: {job.target} exists (use --overwrite to replace it)")
+            settled = self.settled(job)
+            if settled is not None:
+                verdict, line = settled
+                if verdict == "skipped":
+                    outcome.skipped.append(job)
+                    self.say(f"skipped {line}")
+                else:
+                    outcome.failed.append((job, line))
+                    self.error(line)
                 continue
             progress.start_file(job.source.name, estimates.get(id(job)))
             try:
@@ -346,7 +397,7 @@ def _summary(outcome: Outcome, runner: _Runner) -> None:
     if outcome.failed or outcome.incomplete:
         print(line, file=sys.stderr, flush=True)
         for job, reason in outcome.incomplete:
-            print(f"  incomplete: {reason if str(job.source) in reason else f'{job.source}: {reason}'}", file=sys.stderr)
+            print(f"  incomplete: {_named(job.source, reason)}", file=sys.stderr)
         for _job, reason in outcome.failed:
             print(f"  failed: {reason}", file=sys.stderr)
     else:
@@ -363,7 +414,10 @@ def run(args: argparse.Namespace) -> int:
         )
     except PresetError as exc:
         raise UsageError(str(exc)) from None
-    jobs = plan(list(args.inputs), args.output)
+    try:
+        jobs = plan(list(args.inputs), args.output)
+    except OSError as exc:  # e.g. a name longer than the file system allows, an unreadable parent
+        raise UsageError(describe_os_error(exc)) from exc
     if not jobs:
         raise UsageError(f"no photos or videos found in {', '.join(map(str, args.inputs))}")
     runner = _Runner(args)
