@@ -17,6 +17,12 @@ from .errors import InputError
 
 MAX_CONSECUTIVE_DECODE_ERRORS = 32
 
+# Formats whose demuxer reports the file's end time as its "duration": their muxers (FFmpeg's
+# among them) store the last timestamp, not the length, so a file whose timestamps start late
+# (a cut made with -copyts, a broadcast capture) would otherwise look too short. Read as an
+# end time the duration is never stricter than read as a length.
+END_TIME_FORMATS = frozenset({"matroska", "webm", "nut", "asf"})
+
 
 def describe_error(exc: BaseException) -> str:
     """One line for an exception (FFmpeg's own wording where there is one)."""
@@ -68,6 +74,16 @@ def estimate_frames(path: Path) -> int | None:
         return None
 
 
+def duration_is_end_time(container: av.container.InputContainer) -> bool:
+    """True when the container's (and its streams') duration is an end timestamp."""
+    return bool(END_TIME_FORMATS & set(container.format.name.split(",")))
+
+
+def announced_end(container: av.container.InputContainer, start: int, duration: int) -> int:
+    """Where content announced as (start, duration) ends, in the same units."""
+    return max(duration, start) if duration_is_end_time(container) else start + duration
+
+
 def announced_frames(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> int | None:
     if stream.frames:
         return int(stream.frames)
@@ -75,9 +91,13 @@ def announced_frames(container: av.container.InputContainer, stream: av.video.st
     if not rate:
         return None
     if stream.duration and stream.time_base:
-        return int(round(float(stream.duration * stream.time_base * rate)))
+        start = stream.start_time or 0
+        length = announced_end(container, start, stream.duration) - start
+        return int(round(float(length * stream.time_base * rate)))
     if container.duration:
-        return int(round(container.duration / 1_000_000 * float(rate)))
+        start = container.start_time or 0
+        length = announced_end(container, start, container.duration) - start
+        return int(round(length / 1_000_000 * float(rate)))
     return None
 
 
@@ -185,7 +205,8 @@ def incompleteness(
 ) -> str | None:
     """Why the decoded video falls short of what the file announces (a truncated or damaged
     file), or None. Announcements checked: frame count, the video stream's duration, and --
-    when every stream was read -- the container's duration."""
+    when every stream was read -- the container's duration (a length, or for END_TIME_FORMATS
+    the end timestamp)."""
     problem = log.problem()
     if problem:
         return problem
@@ -194,20 +215,23 @@ def incompleteness(
         return f"only {frames} of the {video.frames} frames the file announces could be decoded (truncated file?)"
     if video.duration and timing.last_pts is not None:
         start = video.start_time or 0
-        expected_end = start + video.duration
+        expected_end = announced_end(container, start, video.duration)
         tolerance = max(2 * timing.step, round(Fraction(1, 10) / time_base))
         if timing.last_pts + timing.step < expected_end - tolerance:
             stopped = float((timing.last_pts - start) * time_base)
-            lasts = float(video.duration * time_base)
+            lasts = float((expected_end - start) * time_base)
             return f"the video stops after {frames} frames at {stopped:.2f} s but the file says it lasts {lasts:.2f} s (truncated file?)"
     every_stream_read = all(s.index == video.index or s.index in copied for s in container.streams)
-    if every_stream_read and container.duration and log.content_end is not None:
+    content_end = log.content_end
+    if content_end is not None and timing.last_pts is not None:  # the last frame lasts a frame (FLV packets say nothing)
+        content_end = max(content_end, float((timing.last_pts + timing.step) * time_base))
+    if every_stream_read and container.duration and content_end is not None:
         start = (container.start_time or 0) / 1_000_000
-        announced_end = start + container.duration / 1_000_000
+        end = announced_end(container, container.start_time or 0, container.duration) / 1_000_000
         tolerance = max(0.1, 2 * float(timing.step * time_base))
-        if log.content_end < announced_end - tolerance:
+        if content_end < end - tolerance:
             return (
-                f"the file's content stops at {log.content_end - start:.2f} s after {frames} frames but it says it lasts "
-                f"{container.duration / 1_000_000:.2f} s (truncated file?)"
+                f"the file's content stops at {content_end - start:.2f} s after {frames} frames but it says it lasts "
+                f"{end - start:.2f} s (truncated file?)"
             )
     return None

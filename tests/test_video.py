@@ -17,7 +17,7 @@ from mprnet_vs.cli import main
 from mprnet_vs.colour import ColourMatrix, ColourTags, FrameReader, FrameWriter, interpret, layout
 from mprnet_vs.engine import Restorer
 from mprnet_vs.errors import InputError
-from mprnet_vs.video import VideoOptions, restore_video
+from mprnet_vs.video import VideoOptions, estimate_frames, restore_video
 
 
 # --- clips ------------------------------------------------------------------------------------
@@ -364,3 +364,32 @@ def test_truncated_file_restores_what_decodes_and_says_where_it_stopped(tmp_path
     assert report.incomplete and f"after {report.frames} frames" in report.incomplete
     assert len(decoded(tmp_path / "out.mkv")) == report.frames
     assert restore_video(whole, tmp_path / "whole_out.mkv", restorer).incomplete is None
+
+
+@pytest.mark.parametrize("extension", [".mkv", ".webm", ".mp4", ".mov", ".ts", ".flv"])
+def test_late_start_is_not_taken_for_truncation(tmp_path: Path, restorer: Restorer, extension: str) -> None:
+    """Timestamps starting at 10 s (a -copyts cut, a broadcast capture): Matroska announces its
+    end time where MP4 and TS announce a length (FLV: a length after its B-frame delay);
+    none is a truncated file, nor is the
+    restored .mkv (which starts at 10 s too) when it is restored again."""
+    stamps = [10_000 + 40 * i for i in range(4)]
+    codec = "libvpx-vp9" if extension == ".webm" else "libx264"
+    source = make_clip(tmp_path / f"late{extension}", codec=codec, frames=4, pts=stamps, time_base=Fraction(1, 1000))
+    if extension != ".flv":  # FLV's duration counts its B-frame delay: a guess, for progress only
+        assert estimate_frames(source) == 4
+    once = restore_video(source, tmp_path / "once.mkv", restorer)
+    twice = restore_video(tmp_path / "once.mkv", tmp_path / "twice.mkv", restorer)
+    assert once.incomplete is None and twice.incomplete is None
+    assert once.frames == twice.frames == 4
+    assert frame_times(tmp_path / "twice.mkv") == pytest.approx(frame_times(source), abs=1e-3)
+    assert frame_times(source)[0] == pytest.approx(10.0, abs=0.1)
+
+
+def test_truncated_file_with_a_late_start_is_still_found(tmp_path: Path, restorer: Restorer) -> None:
+    whole = make_clip(tmp_path / "whole.mkv", codec="ffv1", frames=20, pts=[10_000 + 40 * i for i in range(20)],
+                      time_base=Fraction(1, 1000))
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    report = restore_video(cut, tmp_path / "out.mkv", restorer)
+    assert 0 < report.frames < 20
+    assert report.incomplete and "it says it lasts 0.80 s" in report.incomplete
