@@ -32,11 +32,13 @@ from .video_copy import COPIED_TYPES, AudioRetimer, add_copied_streams, copy_con
 from .video_encoder import (
     DEFAULT_CODEC,
     DEFAULT_CRF,
+    RateGrid,
     UsageError,
     VideoOptions,
     add_video_stream,
     check_settings,
     encoder_options,
+    needs_constant_rate,
     pick_pix_fmt,
 )
 from .video_input import (
@@ -184,10 +186,13 @@ class _Pipeline:
             thread.join(timeout=30)
 
     # the three stages
-    def decode_worker(self, items: Iterator[tuple[str, Any]], reader: FrameReader, timing: Timing, time_base: Fraction) -> None:
+    def decode_worker(self, items: Iterator[tuple[str, Any]], reader: FrameReader, timing: Timing, time_base: Fraction,
+                      grid: RateGrid | None) -> None:
         for kind, value in items:
             if kind == "frame":
                 pts, duration = timing.next(value, time_base)
+                if grid is not None:
+                    pts, duration = grid.place(pts), 1
                 self.decoded.put(("frame", reader.planes(value), pts, duration))
             else:
                 self.decoded.put(("packet", value))
@@ -264,9 +269,11 @@ class _Pipeline:
                 return
 
     def start(self, items: Iterator[tuple[str, Any]], conversion: _Conversion, timing: Timing, time_base: Fraction,
-              output: av.container.OutputContainer, video_out: av.video.stream.VideoStream, streams: dict[int, av.stream.Stream]) -> None:
-        self._spawn("decode", lambda: self.decode_worker(items, conversion.reader, timing, time_base))
-        self._spawn("encode", lambda: self.encode_worker(output, video_out, conversion.writer, streams, time_base))
+              grid: RateGrid | None, output: av.container.OutputContainer, video_out: av.video.stream.VideoStream,
+              streams: dict[int, av.stream.Stream]) -> None:
+        out_time_base = Fraction(video_out.codec_context.time_base)
+        self._spawn("decode", lambda: self.decode_worker(items, conversion.reader, timing, time_base, grid))
+        self._spawn("encode", lambda: self.encode_worker(output, video_out, conversion.writer, streams, out_time_base))
 
 
 @dataclass
@@ -406,10 +413,13 @@ def _write(source: _Source, conversion: _Conversion, temp: Path, restorer: Any, 
         raise InputError(f"{target}: cannot write this kind of file ({describe_error(exc)})") from None
     pipeline = _Pipeline(source.path, restorer, options, progress)
     timing = Timing(step=frame_step(source.video))
+    container_name = output.format.name
+    grid = RateGrid(source.rate, source.time_base) if needs_constant_rate(output.format) else None
+    out_time_base = 1 / source.rate if grid is not None else source.time_base
     try:
         video_out = add_video_stream(
             output, source.video, options.codec, conversion.pix_fmt, (report.width, report.height),
-            source.rate, source.time_base, conversion.tags, opts, target,
+            source.rate, out_time_base, conversion.tags, opts, target,
         )
         streams = add_copied_streams(output, source.container, source.video, report.copied, report.not_copied)
         pipeline.sources = {index: source.container.streams[index] for index in streams}
@@ -419,7 +429,7 @@ def _write(source: _Source, conversion: _Conversion, temp: Path, restorer: Any, 
         except av.error.FFmpegError as exc:
             raise InputError(
                 f"{target}: encoder {options.codec} refused the video ({conversion.pix_fmt}, time base "
-                f"{source.time_base}): {describe_error(exc)}"
+                f"{out_time_base}): {describe_error(exc)}"
             ) from None
         try:
             output.start_encoding()  # the header now: a container that refuses the video says so before any work
@@ -428,7 +438,7 @@ def _write(source: _Source, conversion: _Conversion, temp: Path, restorer: Any, 
                 f"{target}: {output.format.name} files cannot hold this video ({options.codec}, {conversion.pix_fmt}): "
                 f"{describe_error(exc)}; choose another --codec or extension"
             ) from None
-        pipeline.start(source.rest(streams), conversion, timing, source.time_base, output, video_out, streams)
+        pipeline.start(source.rest(streams), conversion, timing, source.time_base, grid, output, video_out, streams)
         pipeline.run(conversion.to_rgb, conversion.from_rgb, source.total)
         output.close()
     except av.error.FFmpegError as exc:  # encoding or writing failed (disk full, muxer refusal, ...)
@@ -444,6 +454,11 @@ def _write(source: _Source, conversion: _Conversion, temp: Path, restorer: Any, 
         report.notes.append(f"{conversion.reader.resized} frame(s) changed size mid-stream and were scaled to {report.width}x{report.height}")
     if timing.fixed:
         report.notes.append(f"{timing.fixed} frame timestamp(s) were missing or out of order and were repaired")
+    if grid is not None and grid.uneven:
+        report.notes.append(
+            f"{grid.uneven} frame(s) are not evenly spaced (variable frame rate) but {container_name} files store one rate: "
+            f"written at a constant {float(source.rate):.4g} fps"
+        )
     report.incomplete = incompleteness(source.log, source.container, source.video, set(streams), timing, source.time_base)
     _verify(temp, pipeline.written, target)
 

@@ -179,6 +179,43 @@ def pick_pix_fmt(codec: str, source: PixelLayout, width: int, height: int, rate:
     raise InputError(f"encoder {codec} cannot write {width}x{height} video ({'; '.join(errors) or 'no usable pixel format'})")
 
 
+# The MP4 muxer under other names: it stores every frame's duration, although FFmpeg does not
+# flag these variants as variable-rate.
+MP4_VARIANTS = frozenset({"3gp", "3g2", "ipod", "psp", "ismv", "f4v"})
+
+
+def needs_constant_rate(container_format: av.format.ContainerFormat) -> bool:
+    """True for muxers that store one frame rate, mostly taken from the stream's time base
+    (AVI, Y4M, MXF, ...: no AVFMT_VARIABLE_FPS, the rule FFmpeg's -vsync auto follows): their
+    time base must be 1/rate. MKV, MP4, MOV and TS keep every timestamp."""
+    if container_format.name in MP4_VARIANTS:
+        return False
+    return not container_format.flags & av.format.Flags.variable_fps.value
+
+
+@dataclass
+class RateGrid:
+    """Output timestamps for a constant-rate container, in slots of 1/rate: each frame takes
+    the slot nearest its own time and never an earlier frame's, so frame count and A/V sync
+    survive (an AVI marks skipped slots as dropped frames). ``uneven`` counts frames off the
+    grid or after a gap (a variable-frame-rate source), for a note."""
+
+    rate: Fraction
+    source_time_base: Fraction
+    last: int | None = None
+    uneven: int = 0
+
+    def place(self, pts: int) -> int:
+        exact = pts * self.source_time_base * self.rate
+        slot = round(exact)
+        if self.last is not None and slot <= self.last:
+            slot = self.last + 1
+        if abs(slot - exact) > Fraction(1, 4) or (self.last is not None and slot > self.last + 1):
+            self.uneven += 1
+        self.last = slot
+        return slot
+
+
 def add_video_stream(
     output: av.container.OutputContainer,
     source: av.video.stream.VideoStream,
@@ -191,8 +228,9 @@ def add_video_stream(
     opts: dict[str, str],
     target: Path,
 ) -> av.video.stream.VideoStream:
-    """The restored video's stream: the source's time base (so every timestamp survives),
-    nominal rate, sample aspect ratio, colour tags, chroma siting, rotation and metadata."""
+    """The restored video's stream: ``time_base`` (the source's, so every timestamp survives,
+    or 1/rate for a constant-rate container), nominal rate, sample aspect ratio, colour tags,
+    chroma siting, rotation and metadata."""
     try:
         stream = output.add_stream(codec, rate=rate)
     except ValueError as exc:

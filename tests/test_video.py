@@ -198,6 +198,41 @@ def test_variable_frame_rate_keeps_timestamps(tmp_path: Path, restorer: Restorer
     assert frame_times(source) == pytest.approx([s / 1000 for s in stamps])
 
 
+@pytest.mark.parametrize("extension,codec", [(".avi", "mpeg4"), (".y4m", "rawvideo")])
+def test_constant_rate_containers_get_the_frame_rate(tmp_path: Path, restorer: Restorer, extension: str, codec: str) -> None:
+    """AVI and Y4M take the frame rate from the stream's time base: an MP4 source's 1/30000
+    made a 30000 fps file (AVI padding the gaps with empty frames); the rate must be 29.97."""
+    ntsc = Fraction(30000, 1001)
+    source = make_clip(tmp_path / "in.mp4", frames=5, rate=ntsc)
+    target = tmp_path / f"out{extension}"
+    report = restore_video(source, target, restorer, VideoOptions(codec=codec))
+    assert report.frames == 5 and not any("evenly" in n for n in report.notes)
+    with av.open(str(target)) as out:
+        stream = out.streams.video[0]
+        assert stream.average_rate == ntsc and stream.time_base == 1 / ntsc
+        assert out.duration == pytest.approx(5 / ntsc * 1_000_000, abs=1000)
+        packets = [p for p in out.demux(stream) if p.size is not None]
+    assert len([p for p in packets if p.size]) == 5 and len(packets) <= 6  # no empty "dropped" frames (one flush)
+    assert frame_times(target) == pytest.approx([i / ntsc for i in range(5)], abs=1e-6)
+    if extension == ".y4m":
+        assert target.read_bytes().startswith(b"YUV4MPEG2 W64 H48 F30000:1001 ")
+
+
+@pytest.mark.parametrize("extension,codec", [(".avi", "mpeg4"), (".y4m", "rawvideo")])
+def test_variable_rate_into_a_constant_rate_container(tmp_path: Path, restorer: Restorer, extension: str, codec: str) -> None:
+    """Uneven frames go onto the source's average-rate grid (AVI keeps the gap as a dropped
+    frame), every frame is written, and the report says the timing changed."""
+    source = make_clip(tmp_path / "vfr.mkv", frames=5, pts=[0, 40, 50, 120, 200], time_base=Fraction(1, 1000))
+    target = tmp_path / f"out{extension}"
+    report = restore_video(source, target, restorer, VideoOptions(codec=codec))
+    assert report.frames == 5 == len(decoded(target))
+    assert any("not evenly spaced" in n and "25 fps" in n for n in report.notes), report.notes
+    with av.open(str(target)) as out:
+        assert out.streams.video[0].average_rate == 25
+    expected = [0, 0.04, 0.08, 0.12, 0.2] if extension == ".avi" else [0, 0.04, 0.08, 0.12, 0.16]
+    assert frame_times(target) == pytest.approx(expected, abs=1e-6)
+
+
 def test_subtitles_copied_where_the_container_can_hold_them(tmp_path: Path, restorer: Restorer) -> None:
     srt = tmp_path / "subs.srt"
     srt.write_text("1\n00:00:00,000 --> 00:00:00,080\nHello\n\n2\n00:00:00,100 --> 00:00:00,150\nWorld\n", encoding="utf-8")
