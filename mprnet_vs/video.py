@@ -11,6 +11,7 @@ path once it is complete and read back (see safe_output).
 
 from __future__ import annotations
 
+import dataclasses
 import queue
 import threading
 import time
@@ -25,7 +26,7 @@ import av.error
 import numpy as np
 import torch
 
-from .colour import ColourMatrix, ColourTags, FrameReader, FrameWriter, interpret, layout, output_tags
+from .colour import RANGE_FULL, ColourMatrix, ColourTags, FrameReader, FrameWriter, Interpretation, interpret, layout, output_tags
 from .errors import InputError, MprnetError
 from .safe_output import atomic_output, refuse_inputs
 from .video_copy import COPIED_TYPES, AudioRetimer, add_copied_streams, copy_container_info
@@ -351,11 +352,16 @@ def _plan_conversion(source: _Source, options: VideoOptions, opts: dict[str, str
         report.notes.append(used.note)
     if pixels.alpha and not av.VideoFormat(pixels.name).has_palette:
         report.notes.append(f"the video's alpha channel ({pixels.name}) is not kept")
-    pix_fmt, note = pick_pix_fmt(options.codec, pixels, width, height, source.rate, opts, options.pix_fmt)
-    if note:
-        report.notes.append(note)
+    choice = pick_pix_fmt(options.codec, pixels, width, height, source.rate, opts, options.pix_fmt)
+    pix_fmt = choice.pix_fmt
+    if choice.note:
+        report.notes.append(choice.note)
     out_planar = layout(layout(pix_fmt).planar)
     out_tags, out_used = output_tags(tags, pixels, used, layout(pix_fmt))
+    if choice.full_range and out_used.range != RANGE_FULL:
+        out_tags = dataclasses.replace(out_tags, range=RANGE_FULL)
+        out_used = Interpretation(out_used.matrix, RANGE_FULL)
+        report.notes.append(f"encoder {options.codec} writes {pix_fmt} as full range (pc): converted from limited range (tv)")
     in_planar = layout(pixels.planar)
     report.width, report.height = width, height
     report.source_pix_fmt, report.pix_fmt = first.format.name, pix_fmt

@@ -10,12 +10,13 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import lru_cache
 from pathlib import Path
 
 import av
 import av.error
 
-from .colour import ColourTags, PixelLayout, layout
+from .colour import RANGE_FULL, ColourTags, PixelLayout, layout
 from .errors import InputError, MprnetError
 from .video_copy import fresh_metadata
 from .video_input import describe_error
@@ -78,12 +79,14 @@ def encoder_options(options: VideoOptions) -> dict[str, str]:
     return result
 
 
-def try_encoder(codec: str, pix_fmt: str, width: int, height: int, rate: Fraction, opts: dict[str, str]) -> None:
+def try_encoder(codec: str, pix_fmt: str, width: int, height: int, rate: Fraction, opts: dict[str, str], full_range: bool = False) -> None:
     """Open a throw-away encoder with these settings; the FFmpeg error if it refuses them."""
     ctx = av.CodecContext.create(codec, "w")
     ctx.width, ctx.height, ctx.pix_fmt = width, height, pix_fmt
     ctx.time_base = 1 / rate
     ctx.framerate = rate
+    if full_range:
+        ctx.color_range = RANGE_FULL
     ctx.options = dict(opts)
     ctx.open()
     leftover = set(ctx.options) & set(opts)
@@ -91,9 +94,43 @@ def try_encoder(codec: str, pix_fmt: str, width: int, height: int, rate: Fractio
         raise UsageError(f"encoder {codec} did not accept option(s) {', '.join(sorted(leftover))}")
 
 
+@lru_cache(maxsize=None)
+def full_range_only(codec: str, pix_fmt: str) -> bool:
+    """True when the encoder opens with this YUV format only when it is tagged full range
+    (MJPEG: non-'j' YUV must be so tagged). Tried with default options, so that a bad option
+    of the user's is reported as such."""
+    if layout(pix_fmt).family != "yuv":
+        return False
+    try:
+        try_encoder(codec, pix_fmt, 64, 64, Fraction(25), {})
+        return False
+    except (av.error.FFmpegError, ValueError):
+        pass
+    try:
+        try_encoder(codec, pix_fmt, 64, 64, Fraction(25), {}, full_range=True)
+    except (av.error.FFmpegError, ValueError):
+        return False
+    return True
+
+
+def trial_open(codec: str, pix_fmt: str, width: int, height: int, rate: Fraction, opts: dict[str, str]) -> bool:
+    """Open a throw-away encoder; True when the samples must be full range (the 'j' formats
+    always are; MJPEG takes yuv420p only so tagged). The FFmpeg error if it refuses."""
+    full = pix_fmt.startswith("yuvj")
+    try:
+        try_encoder(codec, pix_fmt, width, height, rate, opts, full_range=full)
+    except (av.error.FFmpegError, ValueError):
+        if full or not full_range_only(codec, pix_fmt):
+            raise
+        full = True
+        try_encoder(codec, pix_fmt, width, height, rate, opts, full_range=True)
+    return full
+
+
 def check_settings(options: VideoOptions) -> dict[str, str]:
-    """Validate codec, pixel format and options once, before any file is touched (UsageError).
-    Returns the encoder options."""
+    """Validate codec, pixel format and options once, before any file is touched (UsageError):
+    the encoder is opened with the format asked for, or the one an 8-bit 4:2:0 source would
+    get. Returns the encoder options."""
     codec = _codec(options.codec)
     opts = encoder_options(options)
     pix_fmt = options.pix_fmt
@@ -105,9 +142,10 @@ def check_settings(options: VideoOptions) -> dict[str, str]:
             raise UsageError(str(exc)) from None
         if supported and pix_fmt not in supported:
             raise UsageError(f"encoder {options.codec} cannot write pixel format {pix_fmt}; it takes: {', '.join(supported)}")
-    probe_fmt = pix_fmt or (supported[0] if supported else "yuv420p")
+    typical = layout("yuv420p")
+    probe_fmt = pix_fmt or next(iter(_candidates(options.codec, typical, 64, 64)), typical).name
     try:
-        try_encoder(options.codec, probe_fmt, 64, 64, Fraction(25), opts)
+        trial_open(options.codec, probe_fmt, 64, 64, Fraction(25), opts)
     except UsageError:
         raise
     except (av.error.FFmpegError, ValueError) as exc:
@@ -135,23 +173,12 @@ def _candidate_key(candidate: PixelLayout, source: PixelLayout, wanted: str, wid
     finer = all(c <= s for c, s in zip(candidate.chroma_shift, source.chroma_shift))
     chroma = 0 if same else 1 if finer else 5
     semi_planar = candidate.name.startswith(("nv", "p0", "p2", "p4", "y2", "yuyv", "uyvy"))
-    return (0 if candidate.fits(width, height) else 1, family, depth, chroma, candidate.name != wanted, semi_planar, candidate.name)
+    deprecated = candidate.name.startswith("yuvj")
+    return (0 if candidate.fits(width, height) else 1, family, depth, chroma, deprecated, candidate.name != wanted, semi_planar, candidate.name)
 
 
-def pick_pix_fmt(codec: str, source: PixelLayout, width: int, height: int, rate: Fraction, opts: dict[str, str], requested: str | None) -> tuple[str, str | None]:
-    """The encoder pixel format and a note when it differs from the source's layout.
-    Candidates are tried in order of closeness (depth, family, chroma) and the first one the
-    encoder really opens with at this frame size wins; an odd-sized frame thus falls back to
-    a 4:4:4 format instead of failing on 4:2:0."""
-    if requested is not None:
-        try:
-            try_encoder(codec, requested, width, height, rate, opts)
-        except (av.error.FFmpegError, ValueError) as exc:
-            hint = ""
-            if not layout(requested).fits(width, height):
-                hint = f"; {requested} needs even width/height, use e.g. --pix-fmt {layout(requested).planar}"
-            raise InputError(f"encoder {codec} cannot write {width}x{height} as {requested}: {describe_error(exc)}{hint}") from None
-        return requested, None
+def _candidates(codec: str, source: PixelLayout, width: int, height: int) -> list[PixelLayout]:
+    """The encoder's pixel formats that can hold this source, closest first."""
     wanted = _normalised_name(source)
     names = [f.name for f in (av.Codec(codec, "w").video_formats or [])] or [wanted]
     candidates = []
@@ -160,14 +187,42 @@ def pick_pix_fmt(codec: str, source: PixelLayout, width: int, height: int, rate:
             pixels = layout(name)
         except InputError:
             continue
-        if pixels.alpha or name.startswith("yuvj") or pixels.name in ("pal8",) or av.VideoFormat(name).is_bayer:
+        if pixels.alpha or pixels.name in ("pal8",) or av.VideoFormat(name).is_bayer:
             continue
         candidates.append(pixels)
-    candidates.sort(key=lambda c: _candidate_key(c, source, wanted, width, height))
-    errors = []
-    for pixels in candidates[:6]:
+    return sorted(candidates, key=lambda c: _candidate_key(c, source, wanted, width, height))
+
+
+@dataclass(frozen=True)
+class PixelChoice:
+    """The encoder's pixel format, a note when it differs from the source's layout, and
+    whether the encoder needs full-range samples in it."""
+
+    pix_fmt: str
+    note: str | None = None
+    full_range: bool = False
+
+
+def pick_pix_fmt(codec: str, source: PixelLayout, width: int, height: int, rate: Fraction, opts: dict[str, str], requested: str | None) -> PixelChoice:
+    """The encoder pixel format for this source. Candidates are tried in order of closeness
+    (depth, family, chroma) and the first one the encoder really opens with at this frame
+    size wins; an odd-sized frame thus falls back to a 4:4:4 format instead of failing on
+    4:2:0. A YUV format the encoder takes only as full range (MJPEG) is chosen as such; the
+    deprecated 'j' formats come last (AMV and RoQ take nothing else)."""
+    if requested is not None:
         try:
-            try_encoder(codec, pixels.name, width, height, rate, opts)
+            full = trial_open(codec, requested, width, height, rate, opts)
+        except (av.error.FFmpegError, ValueError) as exc:
+            hint = ""
+            if not layout(requested).fits(width, height):
+                hint = f"; {requested} needs even width/height, use e.g. --pix-fmt {layout(requested).planar}"
+            raise InputError(f"encoder {codec} cannot write {width}x{height} as {requested}: {describe_error(exc)}{hint}") from None
+        return PixelChoice(requested, None, full)
+    wanted = _normalised_name(source)
+    errors = []
+    for pixels in _candidates(codec, source, width, height)[:6]:
+        try:
+            full = trial_open(codec, pixels.name, width, height, rate, opts)
         except (av.error.FFmpegError, ValueError) as exc:
             errors.append(f"{pixels.name}: {describe_error(exc)}")
             continue
@@ -175,7 +230,7 @@ def pick_pix_fmt(codec: str, source: PixelLayout, width: int, height: int, rate:
         if pixels.name != wanted:
             why = "" if pixels.fits(width, height) or source.fits(width, height) else f" ({width}x{height} cannot be stored with subsampled chroma)"
             note = f"source pixel format {source.name}: encoder {codec} writes {pixels.name}{why}"
-        return pixels.name, note
+        return PixelChoice(pixels.name, note, full)
     raise InputError(f"encoder {codec} cannot write {width}x{height} video ({'; '.join(errors) or 'no usable pixel format'})")
 
 

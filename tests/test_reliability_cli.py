@@ -298,6 +298,10 @@ CASES: dict[str, Callable[[Path], Case]] = {
                           check=_video_check(2, (64, 48), "yuv420p12le"), args=["--codec", "ffv1"]),
     "twelve_bit_to_a_ten_bit_encoder": _simple(lambda d: make_clip(d / "twelve.mkv", codec="ffv1", pix_fmt="yuv420p12le", frames=2),
                                                "x.mp4", 0, check=_video_check(2, (64, 48), "yuv420p10le")),
+    "mjpeg_default_pix_fmt": _simple(lambda d: make_clip(d / "clip.mkv", codec="ffv1", frames=2), "x.avi", 0,
+                                     check=_video_check(2, (64, 48), "yuvj420p"), args=["--codec", "mjpeg"]),
+    "mjpeg_yuv422p": _simple(lambda d: make_clip(d / "clip.mkv", codec="ffv1", frames=2), "x.mkv", 0,
+                             check=_video_check(2, (64, 48), "yuvj422p"), args=["--codec", "mjpeg", "--pix-fmt", "yuv422p"]),
     "variable_frame_rate": _simple(
         lambda d: make_clip(d / "vfr.mp4", frames=5, pts=[0, 40, 50, 120, 200], time_base=Fraction(1, 1000)), "x.mkv", 0,
         check=lambda out: _timestamps_are(out, [0, 0.04, 0.05, 0.12, 0.2])),

@@ -338,6 +338,23 @@ def test_decode_to_rgb_and_back_keeps_the_samples(pix_fmt: str) -> None:
     assert np.array_equal(y_before, y_after)
 
 
+@pytest.mark.parametrize("pix_fmt", [None, "yuv422p", "yuvj444p"])
+def test_mjpeg_writes_full_range_and_says_so(tmp_path: Path, restorer: Restorer, pix_fmt: str | None) -> None:
+    """MJPEG takes YUV only as full range: the default format must open (it failed on every
+    file), and a limited-range source must be converted, not just relabelled."""
+    source = make_clip(tmp_path / "tv.mkv", codec="ffv1", tags=ColourTags(matrix=6, range=1, primaries=6, transfer=6))
+    target = tmp_path / "out.avi"
+    report = restore_video(source, target, restorer, VideoOptions(codec="mjpeg", pix_fmt=pix_fmt))
+    assert report.frames == 4 and report.pix_fmt == (pix_fmt or "yuv420p")
+    assert any("full range (pc): converted from limited" in n for n in report.notes), report.notes
+    outputs = decoded(target)
+    assert len(outputs) == 4 and outputs[0].color_range == 2
+    for before, after in zip(decoded(source), outputs):
+        expected = restorer.restore(before.to_ndarray(format="rgb24")).astype(float)
+        got = after.to_ndarray(format="rgb24").astype(float)
+        assert np.abs(got.mean(axis=(0, 1)) - expected.mean(axis=(0, 1))).max() < 2  # range mix-ups move means by ~10
+
+
 # --- sizes ------------------------------------------------------------------------------------
 
 
