@@ -23,6 +23,12 @@ from .video_input import describe_error
 
 DEFAULT_CODEC = "libx264"
 DEFAULT_CRF = 16
+# --encoder-opt keys (and keys inside x264-params, x265-params, svtav1-params, ...) that choose
+# the rate control: given one, the default crf is left out.
+RATE_CONTROL_OPTIONS = frozenset({"crf", "qp", "b", "lossless", "global_quality", "cq", "rc"})
+RATE_CONTROL_PARAMS = frozenset({"crf", "qp", "bitrate", "lossless", "tbr", "rc", "vbr", "abr", "cbr"})
+# Encoders where crf with a bitrate is one mode (constrained quality), not a clash.
+CRF_WITH_BITRATE_CAP = frozenset({"libvpx", "libvpx-vp9", "libaom-av1"})
 
 
 class UsageError(MprnetError):
@@ -59,23 +65,42 @@ def _option_names(codec: str) -> set[str]:
     return {o.name for o in (*options.generic, *options.private)}
 
 
+def rate_control(encoder_opts: dict[str, str]) -> list[str]:
+    """The --encoder-opt settings that choose the rate control (``qp=0``, ``b=2M``, ``crf``
+    inside ``x264-params``, ...), as KEY=VALUE."""
+    found = [f"{k}={v}" for k, v in encoder_opts.items() if k in RATE_CONTROL_OPTIONS]
+    for key, value in encoder_opts.items():
+        if key.endswith(("-params", "opts")):
+            for item in value.split(":"):
+                if item.partition("=")[0].strip() in RATE_CONTROL_PARAMS:
+                    found.append(f"{key}={item}")
+    return found
+
+
 def encoder_options(options: VideoOptions) -> dict[str, str]:
     """The AVOptions handed to the encoder: crf (explicit, or the default where the codec has
-    one) then every --encoder-opt. An explicit crf the codec cannot take is a UsageError."""
+    one and no --encoder-opt chooses the rate control: libx264 would let crf win over qp or
+    b) then every --encoder-opt. An explicit crf the codec cannot take, or one that clashes
+    with another rate control option, is a UsageError."""
     names = _option_names(options.codec)
+    for key in options.encoder_options:
+        if key not in names:
+            raise UsageError(f"encoder {options.codec} has no option {key!r}")
+    chosen = rate_control(options.encoder_options)
     result: dict[str, str] = {}
     if options.crf is not None:
         if "crf" not in names:
             raise UsageError(f"encoder {options.codec} has no crf setting; use --encoder-opt for its quality options")
+        capped = options.codec in CRF_WITH_BITRATE_CAP
+        clash = [c for c in chosen if not (capped and c.partition("=")[0] in ("b", "maxrate"))]
+        if clash:
+            raise UsageError(f"--crf {options.crf} and --encoder-opt {clash[0]} both set encoder {options.codec}'s rate control; give one of them")
         result["crf"] = str(options.crf)
-    elif "crf" in names:
+    elif "crf" in names and not chosen:
         result["crf"] = str(DEFAULT_CRF)
     if options.codec == "libx265" and "x265-params" not in options.encoder_options:
         result["x265-params"] = "log-level=error"  # x265 prints its banner to stderr otherwise
-    for key, value in options.encoder_options.items():
-        if key not in names:
-            raise UsageError(f"encoder {options.codec} has no option {key!r}")
-        result[key] = str(value)
+    result.update((key, str(value)) for key, value in options.encoder_options.items())
     return result
 
 

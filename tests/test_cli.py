@@ -113,6 +113,8 @@ def test_output_that_is_an_input_is_refused(library: Path, tmp_path: Path, tiny_
         ["{clip}", "-o", "x.mkv", "--codec", "no-such-codec"],
         ["{clip}", "-o", "x.mkv", "--encoder-opt", "nonsense=1"],
         ["{clip}", "-o", "x.mkv", "--codec", "ffv1", "--crf", "10"],
+        ["{clip}", "-o", "x.mkv", "--crf", "10", "--encoder-opt", "qp=0"],
+        ["{clip}", "-o", "x.mkv", "--crf", "10", "--encoder-opt", "x264-params=crf=20"],
         ["{clip}", "-o", "x.mkv", "--preset", "warp-speed"],
         ["{clip}", "-o", "x.png"],
         ["{clip}", "-o", "noextension"],

@@ -383,6 +383,8 @@ CASES: dict[str, Callable[[Path], Case]] = {
     "precision_fp8": _setting(["--precision", "fp8"], r"argument --precision: invalid choice: 'fp8'", "--precision"),
     "device_tpu": _setting(["--device", "tpu"], r"device must be 'cpu', 'cuda', 'cuda:N' or an int, got 'tpu'", "tpu"),
     "device_cuda_missing": _setting(["--device", "cuda" if NO_CUDA else "cuda:99"], r"device 'cuda(:99)?' asked for, but", "cuda"),
+    "crf_and_bitrate": _setting(["--crf", "18", "--encoder-opt", "b=1M"],
+                                r"--crf 18 and --encoder-opt b=1M both set encoder libx264's rate control; give one", "--crf 18"),
     "codec_unknown": _setting(["--codec", "h266-dreams"], r"unknown video encoder 'h266-dreams'", "h266-dreams"),
 }
 

@@ -355,6 +355,20 @@ def test_mjpeg_writes_full_range_and_says_so(tmp_path: Path, restorer: Restorer,
         assert np.abs(got.mean(axis=(0, 1)) - expected.mean(axis=(0, 1))).max() < 2  # range mix-ups move means by ~10
 
 
+@pytest.mark.parametrize("option,mode", [({"qp": "0"}, b"rc=cqp"), ({"b": "20k"}, b"rc=abr"),
+                                         ({"x264-params": "qp=0:keyint=10"}, b"rc=cqp")])
+def test_rate_control_option_replaces_the_default_crf(tmp_path: Path, restorer: Restorer, option: dict[str, str], mode: bytes) -> None:
+    """x264 lets crf win over qp and b: the default crf 16 silently overrode the user's
+    lossless or bitrate request. x264 writes the rate control it used into the stream."""
+    source = make_clip(tmp_path / "in.mkv", codec="ffv1", frames=3)
+    target = tmp_path / "out.mkv"
+    assert restore_video(source, target, restorer, VideoOptions(encoder_options=option)).frames == 3
+    written = target.read_bytes()
+    assert mode in written and b"crf=16" not in written
+    restore_video(source, tmp_path / "default.mkv", restorer)
+    assert b"rc=crf" in (tmp_path / "default.mkv").read_bytes() and b"crf=16.0" in (tmp_path / "default.mkv").read_bytes()
+
+
 # --- sizes ------------------------------------------------------------------------------------
 
 
