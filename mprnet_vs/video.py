@@ -43,6 +43,7 @@ from .video_encoder import (
     pick_pix_fmt,
 )
 from .video_input import (
+    DECODE_ORDER_FORMATS,
     DecodeLog,
     Timing,
     announced_frames,
@@ -187,11 +188,10 @@ class _Pipeline:
             thread.join(timeout=30)
 
     # the three stages
-    def decode_worker(self, items: Iterator[tuple[str, Any]], reader: FrameReader, timing: Timing, time_base: Fraction,
-                      grid: RateGrid | None) -> None:
+    def decode_worker(self, items: Iterator[tuple[str, Any]], reader: FrameReader, timing: Timing, grid: RateGrid | None) -> None:
         for kind, value in items:
             if kind == "frame":
-                pts, duration = timing.next(value, time_base)
+                pts, duration = timing.next(value)
                 if grid is not None:
                     pts, duration = grid.place(pts), 1
                 self.decoded.put(("frame", reader.planes(value), pts, duration))
@@ -269,11 +269,10 @@ class _Pipeline:
                 self.restored.put(("end",))
                 return
 
-    def start(self, items: Iterator[tuple[str, Any]], conversion: _Conversion, timing: Timing, time_base: Fraction,
-              grid: RateGrid | None, output: av.container.OutputContainer, video_out: av.video.stream.VideoStream,
-              streams: dict[int, av.stream.Stream]) -> None:
+    def start(self, items: Iterator[tuple[str, Any]], conversion: _Conversion, timing: Timing, grid: RateGrid | None,
+              output: av.container.OutputContainer, video_out: av.video.stream.VideoStream, streams: dict[int, av.stream.Stream]) -> None:
         out_time_base = Fraction(video_out.codec_context.time_base)
-        self._spawn("decode", lambda: self.decode_worker(items, conversion.reader, timing, time_base, grid))
+        self._spawn("decode", lambda: self.decode_worker(items, conversion.reader, timing, grid))
         self._spawn("encode", lambda: self.encode_worker(output, video_out, conversion.writer, streams, out_time_base))
 
 
@@ -288,6 +287,7 @@ class _Source:
     rate: Fraction
     total: int | None  # frames announced (progress only)
     log: DecodeLog
+    timing: Timing  # fed by the demuxer as it reads
     items: Iterator[tuple[str, Any]]
     buffered: list[tuple[str, Any]]
     first: av.VideoFrame
@@ -313,14 +313,15 @@ def _open_source(path: Path) -> _Source:
         rate = Fraction(video.average_rate or video.guessed_rate or video.base_rate or 25)
         copyable = {s.index for s in container.streams if s.type in COPIED_TYPES}
         log = DecodeLog()
-        items = demux(container, video, copyable, log)
+        timing = Timing(step=frame_step(video), time_base=time_base, packet_order=container.format.name in DECODE_ORDER_FORMATS)
+        items = demux(container, video, copyable, log, timing)
         # Decode up to the first frame now: its format and colour tags set up the encoder, and
         # a file without a single decodable frame fails before any output exists.
         buffered: list[tuple[str, Any]] = []
         for kind, value in items:
             buffered.append((kind, value))
             if kind == "frame":
-                return _Source(path, container, video, time_base, rate, announced_frames(container, video), log, items, buffered, value)
+                return _Source(path, container, video, time_base, rate, announced_frames(container, video), log, timing, items, buffered, value)
         cause = log.problem()
         raise InputError(f"{path}: no video frames could be decoded{' (' + cause + ')' if cause else ''}")
     except BaseException:
@@ -418,7 +419,7 @@ def _write(source: _Source, conversion: _Conversion, temp: Path, restorer: Any, 
     except (av.error.FFmpegError, ValueError, OSError) as exc:
         raise InputError(f"{target}: cannot write this kind of file ({describe_error(exc)})") from None
     pipeline = _Pipeline(source.path, restorer, options, progress)
-    timing = Timing(step=frame_step(source.video))
+    timing = source.timing
     container_name = output.format.name
     grid = RateGrid(source.rate, source.time_base) if needs_constant_rate(output.format) else None
     out_time_base = 1 / source.rate if grid is not None else source.time_base
@@ -444,7 +445,7 @@ def _write(source: _Source, conversion: _Conversion, temp: Path, restorer: Any, 
                 f"{target}: {output.format.name} files cannot hold this video ({options.codec}, {conversion.pix_fmt}): "
                 f"{describe_error(exc)}; choose another --codec or extension"
             ) from None
-        pipeline.start(source.rest(streams), conversion, timing, source.time_base, grid, output, video_out, streams)
+        pipeline.start(source.rest(streams), conversion, timing, grid, output, video_out, streams)
         pipeline.run(conversion.to_rgb, conversion.from_rgb, source.total)
         output.close()
     except av.error.FFmpegError as exc:  # encoding or writing failed (disk full, muxer refusal, ...)

@@ -4,8 +4,9 @@ the file delivered what it announces (a truncated file is restored as far as it 
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -125,9 +126,11 @@ class DecodeLog:
         return None
 
 
-def demux(container: av.container.InputContainer, video: av.video.stream.VideoStream, copied: set[int], log: DecodeLog) -> Iterator[tuple[str, Any]]:
+def demux(container: av.container.InputContainer, video: av.video.stream.VideoStream, copied: set[int], log: DecodeLog,
+          timing: Timing | None = None) -> Iterator[tuple[str, Any]]:
     """("frame", VideoFrame) and ("packet", Packet) in file order. Damaged video packets are
-    skipped (up to a limit); a demuxer error ends the file early. Both are logged, never raised."""
+    skipped (up to a limit); a demuxer error ends the file early. Both are logged, never raised.
+    ``timing`` hears of every video packet fed to the decoder and of every one it refused."""
     streams = [video] + [s for s in container.streams if s.index in copied]
     packets = container.demux(streams)
     consecutive = 0
@@ -148,9 +151,13 @@ def demux(container: av.container.InputContainer, video: av.video.stream.VideoSt
         if not packet.size:
             continue  # the decoder is drained below, once
         log.saw(packet)
+        if timing is not None:
+            timing.fed(packet)
         try:
             frames = video.decode(packet)
         except av.error.FFmpegError as exc:
+            if timing is not None:
+                timing.lost(packet)
             log.errors += 1
             consecutive += 1
             if log.first_error is None:
@@ -171,19 +178,51 @@ def demux(container: av.container.InputContainer, video: av.video.stream.VideoSt
         pass
 
 
+# Formats whose demuxer stamps packets in decode order (AVI stores no presentation times):
+# a decoder that reorders frames hands them out with those stamps, out of order.
+DECODE_ORDER_FORMATS = frozenset({"avi"})
+
+
 @dataclass
 class Timing:
-    """Output timestamps: the source's own, repaired only where missing or not increasing."""
+    """Output timestamps: the source's own, repaired only where missing or not increasing.
+
+    In a DECODE_ORDER_FORMATS file with B-frames (Xvid/DivX, H.264 in AVI) the frames come
+    out of the decoder carrying decode-order stamps (1, 3, 2, 5, 4, ...). The packets' stamps
+    are right as a set, so there each frame takes the smallest stamp of the packets fed to the
+    decoder and not yet used: the decoder's own delay is the reorder window, and a file
+    without B-frames gets its stamps unchanged."""
 
     step: int  # one frame, stream time base
+    time_base: Fraction = Fraction(1)
+    packet_order: bool = False  # stamps come from the packets (DECODE_ORDER_FORMATS)
     last_pts: int | None = None
     fixed: int = 0
+    _pending: list[int] = field(default_factory=list)  # heap of packet stamps not yet used
 
-    def next(self, frame: av.VideoFrame, time_base: Fraction) -> tuple[int, int]:
+    def _stamp(self, pts: int | None, time_base: Fraction | None) -> int | None:
+        if pts is not None and time_base is not None and Fraction(time_base) != self.time_base:
+            return round(pts * Fraction(time_base) / self.time_base)
+        return pts
+
+    def fed(self, packet: av.Packet) -> None:
+        """A video packet goes to the decoder."""
+        stamp = self._stamp(packet.pts, packet.time_base)
+        if self.packet_order and stamp is not None:
+            heapq.heappush(self._pending, stamp)
+
+    def lost(self, packet: av.Packet) -> None:
+        """A video packet the decoder refused: no frame will carry its stamp."""
+        stamp = self._stamp(packet.pts, packet.time_base)
+        if self.packet_order and stamp in self._pending:
+            self._pending.remove(stamp)
+            heapq.heapify(self._pending)
+
+    def next(self, frame: av.VideoFrame) -> tuple[int, int]:
         """(pts, duration) for a frame, strictly increasing even for broken or missing stamps."""
-        pts = frame.pts
-        if pts is not None and frame.time_base is not None and Fraction(frame.time_base) != time_base:
-            pts = round(pts * Fraction(frame.time_base) / time_base)
+        pts = self._stamp(frame.pts, frame.time_base)
+        if self.packet_order and self._pending:
+            pts = heapq.heappop(self._pending)
         duration = int(frame.duration or 0)
         if pts is None:
             pts = 0 if self.last_pts is None else self.last_pts + self.step

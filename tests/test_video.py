@@ -233,6 +233,20 @@ def test_variable_rate_into_a_constant_rate_container(tmp_path: Path, restorer: 
     assert frame_times(target) == pytest.approx(expected, abs=1e-6)
 
 
+def test_avi_with_b_frames_keeps_the_display_times(tmp_path: Path, restorer: Restorer) -> None:
+    """AVI stores no presentation times: a B-frame stream's frames come out of the decoder
+    with decode-order stamps (1, 3, 2, 5, 4, ...). Taken as they come, every frame from the
+    third on was a frame late and the clip a frame longer; put in order they are the source's."""
+    source = make_clip(tmp_path / "xvid.avi", frames=10)  # libx264 with B-frames, as in Xvid/DivX files
+    raw = frame_times(source)
+    assert raw != sorted(raw)
+    report = restore_video(source, tmp_path / "out.mkv", restorer)
+    assert report.frames == 10 and not any("repaired" in n for n in report.notes), report.notes
+    times = frame_times(tmp_path / "out.mkv")
+    assert times == pytest.approx(sorted(raw), abs=1e-6)
+    assert np.diff(times) == pytest.approx([0.04] * 9, abs=1e-6)
+
+
 def test_subtitles_copied_where_the_container_can_hold_them(tmp_path: Path, restorer: Restorer) -> None:
     srt = tmp_path / "subs.srt"
     srt.write_text("1\n00:00:00,000 --> 00:00:00,080\nHello\n\n2\n00:00:00,100 --> 00:00:00,150\nWorld\n", encoding="utf-8")
