@@ -15,14 +15,16 @@ from pathlib import Path
 
 import av
 import av.error
+import numpy as np
 
-from .colour import RANGE_FULL, ColourTags, PixelLayout, layout
+from .colour import RANGE_FULL, ColourTags, FrameWriter, PixelLayout, interpret, layout
 from .errors import InputError, MprnetError
 from .video_copy import fresh_metadata
 from .video_input import describe_error
 
 DEFAULT_CODEC = "libx264"
 DEFAULT_CRF = 16
+PALETTE_BITS = 16  # how pal8 (an adaptive palette, see colour.adaptive_palette) ranks among formats
 # --encoder-opt keys (and keys inside x264-params, x265-params, svtav1-params, ...) that choose
 # the rate control: given one, the default crf is left out.
 RATE_CONTROL_OPTIONS = frozenset({"crf", "qp", "b", "lossless", "global_quality", "cq", "rc"})
@@ -167,6 +169,9 @@ def check_settings(options: VideoOptions) -> dict[str, str]:
             raise UsageError(str(exc)) from None
         if supported and pix_fmt not in supported:
             raise UsageError(f"encoder {options.codec} cannot write pixel format {pix_fmt}; it takes: {', '.join(supported)}")
+        problem = conversion_problem(pix_fmt)
+        if problem:
+            raise UsageError(f"--pix-fmt {pix_fmt}: restored frames cannot be converted to it ({problem})")
     typical = layout("yuv420p")
     probe_fmt = pix_fmt or next(iter(_candidates(options.codec, typical, 64, 64)), typical).name
     try:
@@ -199,7 +204,30 @@ def _candidate_key(candidate: PixelLayout, source: PixelLayout, wanted: str, wid
     chroma = 0 if same else 1 if finer else 5
     semi_planar = candidate.name.startswith(("nv", "p0", "p2", "p4", "y2", "yuyv", "uyvy"))
     deprecated = candidate.name.startswith("yuvj")
-    return (0 if candidate.fits(width, height) else 1, family, depth, chroma, deprecated, candidate.name != wanted, semi_planar, candidate.name)
+    return (0 if candidate.fits(width, height) else 1, family, depth, chroma, -colour_bits(candidate.name), deprecated,
+            candidate.name != wanted, semi_planar, candidate.name)
+
+
+def colour_bits(pix_fmt: str) -> int:
+    """Bits of colour a pixel really holds: rgb24 24, bgr8 8, bgr4_byte 4 (all three 'depth
+    8'); an adaptive 256-colour palette (pal8) counts as 16, between true colour and 3-3-2."""
+    fmt = av.VideoFormat(pix_fmt)
+    if fmt.has_palette:
+        return PALETTE_BITS
+    return sum(c.bits for c in fmt.components if not c.is_alpha)
+
+
+@lru_cache(maxsize=None)
+def conversion_problem(pix_fmt: str) -> str | None:
+    """Why restored frames cannot be turned into ``pix_fmt`` (swscale writes no Bayer, for
+    one), or None: a small frame goes through the real conversion."""
+    planar = layout(layout(pix_fmt).planar)
+    used = interpret(ColourTags(matrix=1, range=1), planar, 16, 16)
+    try:
+        FrameWriter(planar, pix_fmt, used, ColourTags()).frame(np.zeros((planar.channels, 16, 16), planar.dtype))
+    except (av.error.FFmpegError, ValueError, TypeError) as exc:
+        return describe_error(exc)
+    return None
 
 
 def _candidates(codec: str, source: PixelLayout, width: int, height: int) -> list[PixelLayout]:
@@ -212,7 +240,8 @@ def _candidates(codec: str, source: PixelLayout, width: int, height: int) -> lis
             pixels = layout(name)
         except InputError:
             continue
-        if pixels.alpha or pixels.name in ("pal8",) or av.VideoFormat(name).is_bayer:
+        palette = av.VideoFormat(name).has_palette
+        if (pixels.alpha and not palette) or av.VideoFormat(name).is_bayer or conversion_problem(name):
             continue
         candidates.append(pixels)
     return sorted(candidates, key=lambda c: _candidate_key(c, source, wanted, width, height))

@@ -385,6 +385,10 @@ CASES: dict[str, Callable[[Path], Case]] = {
     "device_cuda_missing": _setting(["--device", "cuda" if NO_CUDA else "cuda:99"], r"device 'cuda(:99)?' asked for, but", "cuda"),
     "crf_and_bitrate": _setting(["--crf", "18", "--encoder-opt", "b=1M"],
                                 r"--crf 18 and --encoder-opt b=1M both set encoder libx264's rate control; give one", "--crf 18"),
+    "pix_fmt_swscale_cannot_write": _setting(["--codec", "rawvideo", "--pix-fmt", "bayer_rggb8"],
+                                             r"--pix-fmt bayer_rggb8: restored frames cannot be converted to it", "bayer_rggb8"),
+    "gif_pal8": _simple(lambda d: make_clip(d / "clip.mkv", codec="ffv1", frames=2), "x.gif", 0,
+                        check=_video_check(2, (64, 48)), args=["--codec", "gif", "--pix-fmt", "pal8"]),
     "codec_unknown": _setting(["--codec", "h266-dreams"], r"unknown video encoder 'h266-dreams'", "h266-dreams"),
 }
 

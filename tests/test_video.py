@@ -14,7 +14,7 @@ import torch
 from av.video.reformatter import ColorRange, Colorspace, VideoReformatter
 
 from mprnet_vs.cli import main
-from mprnet_vs.colour import ColourMatrix, ColourTags, FrameReader, FrameWriter, interpret, layout
+from mprnet_vs.colour import ColourMatrix, ColourTags, FrameReader, FrameWriter, adaptive_palette, interpret, layout
 from mprnet_vs.engine import Restorer
 from mprnet_vs.errors import InputError
 from mprnet_vs.video import VideoOptions, estimate_frames, restore_video
@@ -381,6 +381,37 @@ def test_rate_control_option_replaces_the_default_crf(tmp_path: Path, restorer: 
     assert mode in written and b"crf=16" not in written
     restore_video(source, tmp_path / "default.mkv", restorer)
     assert b"rc=crf" in (tmp_path / "default.mkv").read_bytes() and b"crf=16.0" in (tmp_path / "default.mkv").read_bytes()
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    return float(10 * np.log10(255**2 / np.mean((a.astype(float) - b.astype(float)) ** 2)))
+
+
+@pytest.mark.parametrize("pix_fmt", [None, "pal8"])
+def test_gif_gets_an_adaptive_palette(tmp_path: Path, restorer: Restorer, pix_fmt: str | None) -> None:
+    """GIF's formats all rank as '8 bit': the alphabetical tie-break chose bgr4_byte (16
+    colours, under 10 dB) and pal8 passed the settings check but failed mid-run. Restored
+    frames now get a palette of their own."""
+    source = make_clip(tmp_path / "in.mkv", codec="ffv1", pix_fmt="bgr0", frames=3)
+    target = tmp_path / "out.gif"
+    report = restore_video(source, target, restorer, VideoOptions(codec="gif", pix_fmt=pix_fmt))
+    assert report.frames == 3 and report.pix_fmt == "pal8"
+    outputs = decoded(target)
+    assert len(outputs) == 3
+    for before, after in zip(decoded(source), outputs):
+        expected = restorer.restore(before.to_ndarray(format="rgb24"))
+        got = after.to_ndarray(format="rgb24")
+        assert len(np.unique(got.reshape(-1, 3), axis=0)) > 200
+        assert _psnr(got, expected) > 28  # bgr8 (3-3-2 bits) gives 22 dB here, 3000 distinct colours in 3072 pixels
+
+
+def test_adaptive_palette_is_exact_for_few_colours() -> None:
+    picture = (pictures(1, 32, 16)[0] // 64) * 64 + 10
+    indices, palette = adaptive_palette(picture)
+    assert len(palette) == len(np.unique(picture.reshape(-1, 3), axis=0)) and np.array_equal(palette[indices], picture)
+    noisy = pictures(1, 64, 48)[0]
+    indices, palette = adaptive_palette(noisy)
+    assert len(palette) == 256 and _psnr(palette[indices], noisy) > 30
 
 
 # --- sizes ------------------------------------------------------------------------------------
