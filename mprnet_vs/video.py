@@ -38,8 +38,10 @@ from .video_encoder import (
     VideoOptions,
     add_video_stream,
     check_settings,
+    codec_for,
     encoder_options,
     needs_constant_rate,
+    output_format,
     pick_pix_fmt,
 )
 from .video_input import (
@@ -398,6 +400,9 @@ def restore_video(
     if not target.suffix:
         raise InputError(f"{target}: the output needs a file extension (e.g. .mkv or .mp4) to choose a container")
     started = time.monotonic()
+    if options.codec is None:
+        container = output_format(target.suffix)
+        options = dataclasses.replace(options, codec=codec_for(container) if container else DEFAULT_CODEC)
     report = VideoReport(source=source, output=target, codec=options.codec)
     opts = encoder_options(options)
     opened = _open_source(source)

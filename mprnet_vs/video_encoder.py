@@ -7,10 +7,14 @@ for real at the frame's size so odd-sized 4:2:0 video falls back to 4:4:4 instea
 
 from __future__ import annotations
 
+import dataclasses
 import struct
+import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import lru_cache
+from io import BytesIO
 from pathlib import Path
 
 import av
@@ -24,6 +28,8 @@ from .video_input import describe_error
 
 DEFAULT_CODEC = "libx264"
 DEFAULT_CRF = 16
+# Encoders for the codecs FFmpeg's muxers default to, where the name is not an encoder.
+CONTAINER_ENCODERS = {"vp9": "libvpx-vp9", "vp8": "libvpx", "wrapped_avframe": "rawvideo", "theora": "libtheora", "av1": "libsvtav1"}
 PALETTE_BITS = 16  # how pal8 (an adaptive palette, see colour.adaptive_palette) ranks among formats
 # --encoder-opt keys (and keys inside x264-params, x265-params, svtav1-params, ...) that choose
 # the rate control: given one, the default crf is left out.
@@ -42,10 +48,12 @@ class UsageError(MprnetError):
 
 @dataclass
 class VideoOptions:
-    """Encoder settings. ``crf=None`` uses DEFAULT_CRF where the codec has a crf option;
-    ``pix_fmt=None`` picks the source's bit depth and chroma layout where the codec allows."""
+    """Encoder settings. ``codec=None`` follows the output container (DEFAULT_CODEC where it
+    can hold it, else the container's own: VP9 for WebM, rawvideo for Y4M, ...); ``crf=None``
+    uses DEFAULT_CRF where the codec has a crf option; ``pix_fmt=None`` picks the source's bit
+    depth and chroma layout where the codec allows."""
 
-    codec: str = DEFAULT_CODEC
+    codec: str | None = None
     pix_fmt: str | None = None
     crf: int | None = None
     encoder_options: dict[str, str] = field(default_factory=dict)
@@ -154,10 +162,29 @@ def trial_open(codec: str, pix_fmt: str, width: int, height: int, rate: Fraction
     return full
 
 
-def check_settings(options: VideoOptions) -> dict[str, str]:
+def check_settings(options: VideoOptions, targets: Iterable[Path] = ()) -> None:
     """Validate codec, pixel format and options once, before any file is touched (UsageError):
-    the encoder is opened with the format asked for, or the one an 8-bit 4:2:0 source would
-    get. Returns the encoder options."""
+    for each output container among ``targets`` the codec it gets (``options.codec`` or the
+    container's default) must fit in it, and the encoder must open with the format asked for,
+    or the one an 8-bit 4:2:0 source would get."""
+    targets = [Path(t) for t in targets]
+    formats = {name for name in (output_format(t.suffix) for t in targets) if name}
+    pairs = sorted({(options.codec or codec_for(name), name) for name in formats}) or [(options.codec or DEFAULT_CODEC, "")]
+    checked: dict[str, dict[str, str]] = {}
+    for codec, container in pairs:
+        if codec not in checked:
+            checked[codec] = _check_encoder(dataclasses.replace(options, codec=codec))
+        if not container:
+            continue
+        problem = container_problem(container, codec, tuple(checked[codec].items()))
+        if problem:
+            fits = container_codec(container)
+            hint = f"use e.g. --codec {fits} for {container}" if fits and fits != codec else "choose another --codec"
+            target = next(t for t in targets if output_format(t.suffix) == container)
+            raise UsageError(f"{target}: {container} files cannot hold {codec} video ({problem}); {hint}, or another extension")
+
+
+def _check_encoder(options: VideoOptions) -> dict[str, str]:
     codec = _codec(options.codec)
     opts = encoder_options(options)
     pix_fmt = options.pix_fmt
@@ -172,15 +199,118 @@ def check_settings(options: VideoOptions) -> dict[str, str]:
         problem = conversion_problem(pix_fmt)
         if problem:
             raise UsageError(f"--pix-fmt {pix_fmt}: restored frames cannot be converted to it ({problem})")
-    typical = layout("yuv420p")
-    probe_fmt = pix_fmt or next(iter(_candidates(options.codec, typical, 64, 64)), typical).name
+    probe = _probe_format(options.codec, pix_fmt)
     try:
-        trial_open(options.codec, probe_fmt, 64, 64, Fraction(25), opts)
+        trial_open(options.codec, probe, 64, 64, Fraction(25), opts)
     except UsageError:
         raise
     except (av.error.FFmpegError, ValueError) as exc:
+        try:
+            trial_open(options.codec, probe, 64, 64, Fraction(25), {})
+        except (av.error.FFmpegError, ValueError):
+            return opts  # not even its defaults at 64x64 (DV takes only its own sizes): each file is judged
         raise UsageError(f"encoder {options.codec} refused the settings {opts or '(defaults)'}: {describe_error(exc)}") from None
     return opts
+
+
+def _probe_format(codec: str, requested: str | None = None) -> str:
+    """The format asked for, or the one an 8-bit 4:2:0 source would get first."""
+    typical = layout("yuv420p")
+    return requested or next(iter(_candidates(codec, typical, 64, 64)), typical).name
+
+
+# --- containers ----------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=None)
+def output_format(suffix: str) -> str | None:
+    """FFmpeg's muxer for an output file ending in ``suffix`` (its own guess, made on an empty
+    file in a temporary folder), or None when it has none."""
+    if not suffix:
+        return None
+    with tempfile.TemporaryDirectory() as folder:
+        try:
+            probe = av.open(str(Path(folder) / f"probe{suffix.lower()}"), "w")
+        except Exception:  # noqa: BLE001 - no muxer for this extension
+            return None
+        name = probe.format.name
+        try:
+            probe.close()
+        except Exception:  # noqa: BLE001, S110 - an empty file that cannot be finished is no matter
+            pass
+        return name
+
+
+@lru_cache(maxsize=None)
+def container_codec(format_name: str) -> str | None:
+    """The encoder FFmpeg would use for video in ``format_name`` files, if this FFmpeg has one."""
+    probe = av.open(BytesIO(), "w", format=format_name)
+    name = probe.default_video_codec
+    try:
+        probe.close()
+    except Exception:  # noqa: BLE001, S110 - nothing was written
+        pass
+    name = CONTAINER_ENCODERS.get(name, name)
+    try:
+        return _codec(name).name
+    except UsageError:
+        return None
+
+
+@lru_cache(maxsize=None)
+def codec_for(format_name: str) -> str:
+    """The codec a ``format_name`` output gets when --codec is not given: DEFAULT_CODEC where
+    the container can hold it, else the container's own."""
+    if container_problem(format_name, DEFAULT_CODEC, ()) is None:
+        return DEFAULT_CODEC
+    return container_codec(format_name) or DEFAULT_CODEC
+
+
+def _mux_failure(format_name: str, codec: str, opts: tuple[tuple[str, str], ...]) -> tuple[str, str] | None:
+    """(stage, error) where test-muxing a 64x48 ``codec`` stream into an in-memory
+    ``format_name`` file fails -- "encoder": the encoder refuses that stream; "codec": the
+    muxer refuses the codec; "header": it refuses the stream as set up -- or None."""
+    pix_fmt = _probe_format(codec)
+    try:
+        full = trial_open(codec, pix_fmt, 64, 48, Fraction(25), dict(opts))
+    except (av.error.FFmpegError, ValueError, UsageError) as exc:
+        return "encoder", describe_error(exc)
+    probe = av.open(BytesIO(), "w", format=format_name)
+    try:
+        try:
+            stream = probe.add_stream(codec, rate=25)
+        except ValueError as exc:
+            return "codec", describe_error(exc)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, pix_fmt
+        if full:
+            stream.codec_context.color_range = RANGE_FULL
+        stream.codec_context.options = dict(opts)
+        try:
+            probe.start_encoding()
+        except (av.error.FFmpegError, ValueError) as exc:
+            return "header", describe_error(exc)
+        return None
+    finally:
+        try:
+            probe.close()
+        except Exception:  # noqa: BLE001, S110 - a frameless test file need not finish cleanly
+            pass
+
+
+@lru_cache(maxsize=None)
+def container_problem(format_name: str, codec: str, opts: tuple[tuple[str, str], ...]) -> str | None:
+    """Why ``format_name`` files cannot hold ``codec`` video, or None. Only a refusal of the
+    codec counts: a header refusal counts where the container's own codec passes the same
+    test (DV and MXF refuse a 64x48 test stream whatever its codec: the real run judges)."""
+    failure = _mux_failure(format_name, codec, opts)
+    if failure is None or failure[0] == "encoder":
+        return None
+    stage, error = failure
+    if stage == "header":
+        own = container_codec(format_name)
+        if own is None or own == codec or _mux_failure(format_name, own, ()) is not None:
+            return None
+    return error
 
 
 def _normalised_name(pixels: PixelLayout) -> str:

@@ -90,6 +90,12 @@ def _timestamps_are(out: Path, seconds: list[float]) -> None:
     np.testing.assert_allclose(frame_times(out), seconds, atol=1e-6)
 
 
+def _codec_is(out: Path, codec: str, frames: int) -> None:
+    with av.open(str(out)) as container:
+        assert container.streams.video[0].codec_context.name == codec
+    assert len(decoded(out)) == frames
+
+
 def _rotation_is(out: Path, degrees: int) -> None:
     frames = decoded(out)
     assert len(frames) == 2 and frames[0].rotation == degrees
@@ -350,10 +356,16 @@ CASES: dict[str, Callable[[Path], Case]] = {
         check=lambda out: _photo_check((24, 32, 3), np.uint8)(Path(out) / "p.png")),
     "output_extension_unknown_to_ffmpeg": _simple(lambda d: make_clip(d / "clip.mkv", codec="ffv1", frames=1), "x.qqq", 2,
                                                   r"x\.qqq: FFmpeg knows no container for \.qqq", names="x.qqq"),
-    "output_container_refuses_codec": _simple(lambda d: make_clip(d / "clip.mkv", codec="ffv1", frames=1), "x.webm", 1,
-                                              r"clip\.mkv: .*x\.webm: webm files cannot hold libx264"),
-    "output_container_refuses_codec_at_header": _simple(lambda d: make_clip(d / "clip.mkv", codec="ffv1", frames=1), "x.y4m", 1,
-                                                        r"clip\.mkv: .*x\.y4m: yuv4mpegpipe files cannot hold this video"),
+    "output_container_refuses_codec": _simple(lambda d: make_clip(d / "clip.mkv", codec="ffv1", frames=1), "x.webm", 2,
+                                              r"x\.webm: webm files cannot hold libx264 video .*; use e\.g\. --codec libvpx-vp9 for webm",
+                                              args=["--codec", "libx264"], names="x.webm"),
+    "output_container_refuses_codec_at_header": _simple(lambda d: make_clip(d / "clip.mkv", codec="ffv1", frames=1), "x.y4m", 2,
+                                                        r"x\.y4m: yuv4mpegpipe files cannot hold libx264 video .*; use e\.g\. --codec rawvideo",
+                                                        args=["--codec", "libx264"], names="x.y4m"),
+    "default_codec_follows_webm": _simple(lambda d: make_clip(d / "clip.mkv", codec="ffv1", frames=2), "x.webm", 0,
+                                          check=lambda out: _codec_is(out, "vp9", 2)),
+    "default_codec_follows_y4m": _simple(lambda d: make_clip(d / "clip.mkv", codec="ffv1", frames=2), "x.y4m", 0,
+                                         check=lambda out: _codec_is(out, "rawvideo", 2)),
     "photo_output_extension_unknown": _simple(lambda d: _png(d / "p.png", _picture(24, 32)), "x.qqq", 2, r"x\.qqq: a photo must be written as",
                                               names="x.qqq"),
     # --- checkpoints and presets
