@@ -355,6 +355,11 @@ def _plan_conversion(source: _Source, options: VideoOptions, opts: dict[str, str
         report.notes.append(used.note)
     if pixels.alpha and not av.VideoFormat(pixels.name).has_palette:
         report.notes.append(f"the video's alpha channel ({pixels.name}) is not kept")
+    elif _tag(source.video.metadata, "alpha_mode") == "1":
+        report.notes.append("the video's alpha channel (VP9 alpha in WebM, not decoded) is not kept")
+    interlacing = _interlacing(first, source.video)
+    if interlacing:
+        report.notes.append(f"interlaced source ({interlacing}): restored as whole frames (not deinterlaced) and written as progressive")
     choice = pick_pix_fmt(options.codec, pixels, width, height, source.rate, opts, options.pix_fmt)
     pix_fmt = choice.pix_fmt
     if choice.note:
@@ -377,6 +382,23 @@ def _plan_conversion(source: _Source, options: VideoOptions, opts: dict[str, str
         to_rgb=ColourMatrix(in_planar, used),
         from_rgb=ColourMatrix(out_planar, out_used),
     )
+
+
+# FFmpeg's field orders (coded, displayed) by which field is shown first.
+FIELD_ORDERS = {2: "top field first", 3: "bottom field first", 4: "bottom field first", 5: "top field first"}
+
+
+def _tag(metadata: dict[str, str], key: str) -> str | None:
+    """A metadata value whatever the case of its key (Matroska tags come in capitals)."""
+    return next((str(v) for k, v in metadata.items() if k.lower() == key), None)
+
+
+def _interlacing(first: av.VideoFrame, video: av.video.stream.VideoStream) -> str | None:
+    """Which field comes first when the source is interlaced, or None for progressive video."""
+    order = int(getattr(video.codec_context, "field_order", 0) or 0)
+    if order in FIELD_ORDERS:
+        return FIELD_ORDERS[order]
+    return "field order unknown" if getattr(first, "interlaced_frame", False) else None
 
 
 def restore_video(

@@ -48,12 +48,16 @@ def make_clip(
     tags: ColourTags | None = None,
     audio: tuple[str, ...] = (),
     rotation: int | None = None,
+    options: dict[str, str] | None = None,
 ) -> Path:
-    """A real video file written with PyAV (optionally with audio streams of given codecs)."""
+    """A real video file written with PyAV (optionally with audio streams of given codecs and
+    encoder options)."""
     width, height = size
     with av.open(str(path), "w") as out:
         video = out.add_stream(codec, rate=rate)
         video.width, video.height, video.pix_fmt = width, height, pix_fmt
+        if options:
+            video.codec_context.options = dict(options)
         if time_base is not None:
             video.codec_context.time_base = time_base
         if tags is not None:
@@ -276,6 +280,29 @@ def test_rotation_is_kept(tmp_path: Path, restorer: Restorer) -> None:
     source = make_clip(tmp_path / "phone.mp4", rotation=90)
     restore_video(source, tmp_path / "out.mp4", restorer)
     assert decoded(source)[0].rotation == decoded(tmp_path / "out.mp4")[0].rotation == 90
+
+
+def test_vp9_alpha_is_reported_and_its_tag_not_copied(tmp_path: Path, restorer: Restorer) -> None:
+    """FFmpeg's vp9 decoder skips WebM's alpha layer, so the first frame says yuv420p; the
+    source's ALPHA_MODE tag, copied, made the alpha-less output claim alpha."""
+    source = make_clip(tmp_path / "logo.webm", codec="libvpx-vp9", pix_fmt="yuva420p", frames=2)
+    with av.open(str(source)) as before:
+        assert before.streams.video[0].metadata.get("alpha_mode") == "1"
+    target = tmp_path / "out.webm"
+    report = restore_video(source, target, restorer)
+    assert report.frames == 2 and any("alpha channel" in n and "not kept" in n for n in report.notes), report.notes
+    with av.open(str(target)) as after:
+        assert not [k for k in after.streams.video[0].metadata if k.lower() == "alpha_mode"]
+
+
+def test_interlaced_source_gets_a_note(tmp_path: Path, restorer: Restorer) -> None:
+    source = make_clip(tmp_path / "tff.mkv", frames=2, options={"x264-params": "tff=1"})
+    with av.open(str(source)) as before:
+        assert before.streams.video[0].codec_context.field_order == 2  # top coded and shown first
+    report = restore_video(source, tmp_path / "out.mkv", restorer)
+    assert any("interlaced source (top field first)" in n and "progressive" in n for n in report.notes), report.notes
+    progressive = restore_video(make_clip(tmp_path / "p.mkv", frames=2), tmp_path / "p_out.mkv", restorer)
+    assert not any("interlaced" in n for n in progressive.notes)
 
 
 # --- colour and depth -------------------------------------------------------------------------
