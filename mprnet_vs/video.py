@@ -1,7 +1,8 @@
 """Restore a video file with PyAV: decode in one thread, restore batches on the device in the
 caller's thread, encode in another, with bounded queues so memory stays flat on long videos.
 
-What is kept from the source: every frame and its timestamp (VFR stays VFR), the frame rate,
+What is kept from the source: every frame and its timestamp (VFR stays VFR; a container that
+stores one rate, such as AVI or Y4M, gets the average rate's grid), the frame rate,
 colour range / matrix / primaries / transfer (and they drive the YUV <-> RGB maths), bit depth
 and chroma layout where the encoder can store them, rotation, sample aspect ratio, chapters,
 metadata, and every audio and subtitle stream the output container can hold (copied packet

@@ -1,8 +1,11 @@
 """Video encoder settings: which encoder, pixel format and options, checked before any work.
 
-The pixel format defaults to the source's bit depth and chroma layout where the encoder can
-store it; otherwise the closest format it can (never fewer bits if more are available), tried
-for real at the frame's size so odd-sized 4:2:0 video falls back to 4:4:4 instead of failing.
+The encoder follows the output container unless one is asked for, and must fit in it (tried
+by muxing into an in-memory file). The pixel format defaults to the source's bit depth and
+chroma layout where the encoder can store it; otherwise the closest format it can (never
+fewer bits if more are available), tried for real at the frame's size so odd-sized 4:2:0
+video falls back to 4:4:4 instead of failing. Containers that store one frame rate get a
+1/rate time base and frames on that grid (RateGrid).
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ PALETTE_BITS = 16  # how pal8 (an adaptive palette, see colour.adaptive_palette)
 # --encoder-opt keys (and keys inside x264-params, x265-params, svtav1-params, ...) that choose
 # the rate control: given one, the default crf is left out.
 RATE_CONTROL_OPTIONS = frozenset({"crf", "qp", "b", "lossless", "global_quality", "cq", "rc"})
-RATE_CONTROL_PARAMS = frozenset({"crf", "qp", "bitrate", "lossless", "tbr", "rc", "vbr", "abr", "cbr"})
+RATE_CONTROL_PARAMS = frozenset({"crf", "qp", "bitrate", "lossless", "tbr", "rc"})
 # Encoders where crf with a bitrate is one mode (constrained quality), not a clash.
 CRF_WITH_BITRATE_CAP = frozenset({"libvpx", "libvpx-vp9", "libaom-av1"})
 
