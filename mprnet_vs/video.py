@@ -1,7 +1,8 @@
 """Restore a video file with PyAV: decode in one thread, restore batches on the device in the
 caller's thread, encode in another, with bounded queues so memory stays flat on long videos.
 
-What is kept from the source: every frame and its timestamp (VFR stays VFR), the frame rate,
+What is kept from the source: every frame and its timestamp (VFR stays VFR; a container that
+stores one rate, such as AVI or Y4M, gets the average rate's grid), the frame rate,
 colour range / matrix / primaries / transfer (and they drive the YUV <-> RGB maths), bit depth
 and chroma layout where the encoder can store them, rotation, sample aspect ratio, chapters,
 metadata, and every audio and subtitle stream the output container can hold (copied packet
@@ -11,6 +12,7 @@ path once it is complete and read back (see safe_output).
 
 from __future__ import annotations
 
+import dataclasses
 import queue
 import threading
 import time
@@ -25,21 +27,26 @@ import av.error
 import numpy as np
 import torch
 
-from .colour import ColourMatrix, ColourTags, FrameReader, FrameWriter, interpret, layout, output_tags
+from .colour import RANGE_FULL, ColourMatrix, ColourTags, FrameReader, FrameWriter, Interpretation, interpret, layout, output_tags
 from .errors import InputError, MprnetError
 from .safe_output import atomic_output, refuse_inputs
 from .video_copy import COPIED_TYPES, AudioRetimer, add_copied_streams, copy_container_info
 from .video_encoder import (
     DEFAULT_CODEC,
     DEFAULT_CRF,
+    RateGrid,
     UsageError,
     VideoOptions,
     add_video_stream,
     check_settings,
+    codec_for,
     encoder_options,
+    needs_constant_rate,
+    output_format,
     pick_pix_fmt,
 )
 from .video_input import (
+    DECODE_ORDER_FORMATS,
     DecodeLog,
     Timing,
     announced_frames,
@@ -184,10 +191,12 @@ class _Pipeline:
             thread.join(timeout=30)
 
     # the three stages
-    def decode_worker(self, items: Iterator[tuple[str, Any]], reader: FrameReader, timing: Timing, time_base: Fraction) -> None:
+    def decode_worker(self, items: Iterator[tuple[str, Any]], reader: FrameReader, timing: Timing, grid: RateGrid | None) -> None:
         for kind, value in items:
             if kind == "frame":
-                pts, duration = timing.next(value, time_base)
+                pts, duration = timing.next(value)
+                if grid is not None:
+                    pts, duration = grid.place(pts), 1
                 self.decoded.put(("frame", reader.planes(value), pts, duration))
             else:
                 self.decoded.put(("packet", value))
@@ -263,10 +272,11 @@ class _Pipeline:
                 self.restored.put(("end",))
                 return
 
-    def start(self, items: Iterator[tuple[str, Any]], conversion: _Conversion, timing: Timing, time_base: Fraction,
+    def start(self, items: Iterator[tuple[str, Any]], conversion: _Conversion, timing: Timing, grid: RateGrid | None,
               output: av.container.OutputContainer, video_out: av.video.stream.VideoStream, streams: dict[int, av.stream.Stream]) -> None:
-        self._spawn("decode", lambda: self.decode_worker(items, conversion.reader, timing, time_base))
-        self._spawn("encode", lambda: self.encode_worker(output, video_out, conversion.writer, streams, time_base))
+        out_time_base = Fraction(video_out.codec_context.time_base)
+        self._spawn("decode", lambda: self.decode_worker(items, conversion.reader, timing, grid))
+        self._spawn("encode", lambda: self.encode_worker(output, video_out, conversion.writer, streams, out_time_base))
 
 
 @dataclass
@@ -280,6 +290,7 @@ class _Source:
     rate: Fraction
     total: int | None  # frames announced (progress only)
     log: DecodeLog
+    timing: Timing  # fed by the demuxer as it reads
     items: Iterator[tuple[str, Any]]
     buffered: list[tuple[str, Any]]
     first: av.VideoFrame
@@ -305,14 +316,15 @@ def _open_source(path: Path) -> _Source:
         rate = Fraction(video.average_rate or video.guessed_rate or video.base_rate or 25)
         copyable = {s.index for s in container.streams if s.type in COPIED_TYPES}
         log = DecodeLog()
-        items = demux(container, video, copyable, log)
+        timing = Timing(step=frame_step(video), time_base=time_base, packet_order=container.format.name in DECODE_ORDER_FORMATS)
+        items = demux(container, video, copyable, log, timing)
         # Decode up to the first frame now: its format and colour tags set up the encoder, and
         # a file without a single decodable frame fails before any output exists.
         buffered: list[tuple[str, Any]] = []
         for kind, value in items:
             buffered.append((kind, value))
             if kind == "frame":
-                return _Source(path, container, video, time_base, rate, announced_frames(container, video), log, items, buffered, value)
+                return _Source(path, container, video, time_base, rate, announced_frames(container, video), log, timing, items, buffered, value)
         cause = log.problem()
         raise InputError(f"{path}: no video frames could be decoded{' (' + cause + ')' if cause else ''}")
     except BaseException:
@@ -344,11 +356,21 @@ def _plan_conversion(source: _Source, options: VideoOptions, opts: dict[str, str
         report.notes.append(used.note)
     if pixels.alpha and not av.VideoFormat(pixels.name).has_palette:
         report.notes.append(f"the video's alpha channel ({pixels.name}) is not kept")
-    pix_fmt, note = pick_pix_fmt(options.codec, pixels, width, height, source.rate, opts, options.pix_fmt)
-    if note:
-        report.notes.append(note)
+    elif _tag(source.video.metadata, "alpha_mode") == "1":
+        report.notes.append("the video's alpha channel (VP9 alpha in WebM, not decoded) is not kept")
+    interlacing = _interlacing(first, source.video)
+    if interlacing:
+        report.notes.append(f"interlaced source ({interlacing}): restored as whole frames (not deinterlaced) and written as progressive")
+    choice = pick_pix_fmt(options.codec, pixels, width, height, source.rate, opts, options.pix_fmt)
+    pix_fmt = choice.pix_fmt
+    if choice.note:
+        report.notes.append(choice.note)
     out_planar = layout(layout(pix_fmt).planar)
     out_tags, out_used = output_tags(tags, pixels, used, layout(pix_fmt))
+    if choice.full_range and out_used.range != RANGE_FULL:
+        out_tags = dataclasses.replace(out_tags, range=RANGE_FULL)
+        out_used = Interpretation(out_used.matrix, RANGE_FULL)
+        report.notes.append(f"encoder {options.codec} writes {pix_fmt} as full range (pc): converted from limited range (tv)")
     in_planar = layout(pixels.planar)
     report.width, report.height = width, height
     report.source_pix_fmt, report.pix_fmt = first.format.name, pix_fmt
@@ -361,6 +383,23 @@ def _plan_conversion(source: _Source, options: VideoOptions, opts: dict[str, str
         to_rgb=ColourMatrix(in_planar, used),
         from_rgb=ColourMatrix(out_planar, out_used),
     )
+
+
+# FFmpeg's field orders (coded, displayed) by which field is shown first.
+FIELD_ORDERS = {2: "top field first", 3: "bottom field first", 4: "bottom field first", 5: "top field first"}
+
+
+def _tag(metadata: dict[str, str], key: str) -> str | None:
+    """A metadata value whatever the case of its key (Matroska tags come in capitals)."""
+    return next((str(v) for k, v in metadata.items() if k.lower() == key), None)
+
+
+def _interlacing(first: av.VideoFrame, video: av.video.stream.VideoStream) -> str | None:
+    """Which field comes first when the source is interlaced, or None for progressive video."""
+    order = int(getattr(video.codec_context, "field_order", 0) or 0)
+    if order in FIELD_ORDERS:
+        return FIELD_ORDERS[order]
+    return "field order unknown" if getattr(first, "interlaced_frame", False) else None
 
 
 def restore_video(
@@ -384,6 +423,9 @@ def restore_video(
     if not target.suffix:
         raise InputError(f"{target}: the output needs a file extension (e.g. .mkv or .mp4) to choose a container")
     started = time.monotonic()
+    if options.codec is None:
+        container = output_format(target.suffix)
+        options = dataclasses.replace(options, codec=codec_for(container) if container else DEFAULT_CODEC)
     report = VideoReport(source=source, output=target, codec=options.codec)
     opts = encoder_options(options)
     opened = _open_source(source)
@@ -405,11 +447,14 @@ def _write(source: _Source, conversion: _Conversion, temp: Path, restorer: Any, 
     except (av.error.FFmpegError, ValueError, OSError) as exc:
         raise InputError(f"{target}: cannot write this kind of file ({describe_error(exc)})") from None
     pipeline = _Pipeline(source.path, restorer, options, progress)
-    timing = Timing(step=frame_step(source.video))
+    timing = source.timing
+    container_name = output.format.name
+    grid = RateGrid(source.rate, source.time_base) if needs_constant_rate(output.format) else None
+    out_time_base = 1 / source.rate if grid is not None else source.time_base
     try:
         video_out = add_video_stream(
             output, source.video, options.codec, conversion.pix_fmt, (report.width, report.height),
-            source.rate, source.time_base, conversion.tags, opts, target,
+            source.rate, out_time_base, conversion.tags, opts, target,
         )
         streams = add_copied_streams(output, source.container, source.video, report.copied, report.not_copied)
         pipeline.sources = {index: source.container.streams[index] for index in streams}
@@ -419,7 +464,7 @@ def _write(source: _Source, conversion: _Conversion, temp: Path, restorer: Any, 
         except av.error.FFmpegError as exc:
             raise InputError(
                 f"{target}: encoder {options.codec} refused the video ({conversion.pix_fmt}, time base "
-                f"{source.time_base}): {describe_error(exc)}"
+                f"{out_time_base}): {describe_error(exc)}"
             ) from None
         try:
             output.start_encoding()  # the header now: a container that refuses the video says so before any work
@@ -428,7 +473,7 @@ def _write(source: _Source, conversion: _Conversion, temp: Path, restorer: Any, 
                 f"{target}: {output.format.name} files cannot hold this video ({options.codec}, {conversion.pix_fmt}): "
                 f"{describe_error(exc)}; choose another --codec or extension"
             ) from None
-        pipeline.start(source.rest(streams), conversion, timing, source.time_base, output, video_out, streams)
+        pipeline.start(source.rest(streams), conversion, timing, grid, output, video_out, streams)
         pipeline.run(conversion.to_rgb, conversion.from_rgb, source.total)
         output.close()
     except av.error.FFmpegError as exc:  # encoding or writing failed (disk full, muxer refusal, ...)
@@ -444,6 +489,11 @@ def _write(source: _Source, conversion: _Conversion, temp: Path, restorer: Any, 
         report.notes.append(f"{conversion.reader.resized} frame(s) changed size mid-stream and were scaled to {report.width}x{report.height}")
     if timing.fixed:
         report.notes.append(f"{timing.fixed} frame timestamp(s) were missing or out of order and were repaired")
+    if grid is not None and grid.uneven:
+        report.notes.append(
+            f"{grid.uneven} frame(s) are not evenly spaced (variable frame rate) but {container_name} files store one rate: "
+            f"written at a constant {float(source.rate):.4g} fps"
+        )
     report.incomplete = incompleteness(source.log, source.container, source.video, set(streams), timing, source.time_base)
     _verify(temp, pipeline.written, target)
 

@@ -11,8 +11,10 @@ import av
 
 from .video_input import describe_error
 
-# Tags that describe the old encode and would be wrong on the new one.
-STALE_TAGS = {"encoder", "duration", "number_of_frames", "number_of_bytes", "bps", "major_brand", "minor_version", "compatible_brands"}
+# Tags that describe the old encode and would be wrong on the new one (alpha_mode: Matroska's
+# muxer would flag the restored video, which has no alpha, as carrying VP9 alpha).
+STALE_TAGS = {"encoder", "duration", "number_of_frames", "number_of_bytes", "bps", "major_brand", "minor_version", "compatible_brands",
+              "alpha_mode"}
 COPIED_TYPES = ("audio", "subtitle", "attachment")
 
 

@@ -4,8 +4,9 @@ the file delivered what it announces (a truncated file is restored as far as it 
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,12 @@ import av.error
 from .errors import InputError
 
 MAX_CONSECUTIVE_DECODE_ERRORS = 32
+
+# Formats whose demuxer reports the file's end time as its "duration": their muxers (FFmpeg's
+# among them) store the last timestamp, not the length, so a file whose timestamps start late
+# (a cut made with -copyts, a broadcast capture) would otherwise look too short. Read as an
+# end time the duration is never stricter than read as a length.
+END_TIME_FORMATS = frozenset({"matroska", "webm", "nut", "asf"})
 
 
 def describe_error(exc: BaseException) -> str:
@@ -68,6 +75,16 @@ def estimate_frames(path: Path) -> int | None:
         return None
 
 
+def duration_is_end_time(container: av.container.InputContainer) -> bool:
+    """True when the container's (and its streams') duration is an end timestamp."""
+    return bool(END_TIME_FORMATS & set(container.format.name.split(",")))
+
+
+def announced_end(container: av.container.InputContainer, start: int, duration: int) -> int:
+    """Where content announced as (start, duration) ends, in the same units."""
+    return max(duration, start) if duration_is_end_time(container) else start + duration
+
+
 def announced_frames(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> int | None:
     if stream.frames:
         return int(stream.frames)
@@ -75,9 +92,13 @@ def announced_frames(container: av.container.InputContainer, stream: av.video.st
     if not rate:
         return None
     if stream.duration and stream.time_base:
-        return int(round(float(stream.duration * stream.time_base * rate)))
+        start = stream.start_time or 0
+        length = announced_end(container, start, stream.duration) - start
+        return int(round(float(length * stream.time_base * rate)))
     if container.duration:
-        return int(round(container.duration / 1_000_000 * float(rate)))
+        start = container.start_time or 0
+        length = announced_end(container, start, container.duration) - start
+        return int(round(length / 1_000_000 * float(rate)))
     return None
 
 
@@ -105,9 +126,11 @@ class DecodeLog:
         return None
 
 
-def demux(container: av.container.InputContainer, video: av.video.stream.VideoStream, copied: set[int], log: DecodeLog) -> Iterator[tuple[str, Any]]:
+def demux(container: av.container.InputContainer, video: av.video.stream.VideoStream, copied: set[int], log: DecodeLog,
+          timing: Timing | None = None) -> Iterator[tuple[str, Any]]:
     """("frame", VideoFrame) and ("packet", Packet) in file order. Damaged video packets are
-    skipped (up to a limit); a demuxer error ends the file early. Both are logged, never raised."""
+    skipped (up to a limit); a demuxer error ends the file early. Both are logged, never raised.
+    ``timing`` hears of every video packet fed to the decoder and of every one it refused."""
     streams = [video] + [s for s in container.streams if s.index in copied]
     packets = container.demux(streams)
     consecutive = 0
@@ -128,9 +151,13 @@ def demux(container: av.container.InputContainer, video: av.video.stream.VideoSt
         if not packet.size:
             continue  # the decoder is drained below, once
         log.saw(packet)
+        if timing is not None:
+            timing.fed(packet)
         try:
             frames = video.decode(packet)
         except av.error.FFmpegError as exc:
+            if timing is not None:
+                timing.lost(packet)
             log.errors += 1
             consecutive += 1
             if log.first_error is None:
@@ -151,19 +178,51 @@ def demux(container: av.container.InputContainer, video: av.video.stream.VideoSt
         pass
 
 
+# Formats whose demuxer stamps packets in decode order (AVI stores no presentation times):
+# a decoder that reorders frames hands them out with those stamps, out of order.
+DECODE_ORDER_FORMATS = frozenset({"avi"})
+
+
 @dataclass
 class Timing:
-    """Output timestamps: the source's own, repaired only where missing or not increasing."""
+    """Output timestamps: the source's own, repaired only where missing or not increasing.
+
+    In a DECODE_ORDER_FORMATS file with B-frames (Xvid/DivX, H.264 in AVI) the frames come
+    out of the decoder carrying decode-order stamps (1, 3, 2, 5, 4, ...). The packets' stamps
+    are right as a set, so there each frame takes the smallest stamp of the packets fed to the
+    decoder and not yet used: the decoder's own delay is the reorder window, and a file
+    without B-frames gets its stamps unchanged."""
 
     step: int  # one frame, stream time base
+    time_base: Fraction = Fraction(1)
+    packet_order: bool = False  # stamps come from the packets (DECODE_ORDER_FORMATS)
     last_pts: int | None = None
     fixed: int = 0
+    _pending: list[int] = field(default_factory=list)  # heap of packet stamps not yet used
 
-    def next(self, frame: av.VideoFrame, time_base: Fraction) -> tuple[int, int]:
+    def _stamp(self, pts: int | None, time_base: Fraction | None) -> int | None:
+        if pts is not None and time_base is not None and Fraction(time_base) != self.time_base:
+            return round(pts * Fraction(time_base) / self.time_base)
+        return pts
+
+    def fed(self, packet: av.Packet) -> None:
+        """A video packet goes to the decoder."""
+        stamp = self._stamp(packet.pts, packet.time_base)
+        if self.packet_order and stamp is not None:
+            heapq.heappush(self._pending, stamp)
+
+    def lost(self, packet: av.Packet) -> None:
+        """A video packet the decoder refused: no frame will carry its stamp."""
+        stamp = self._stamp(packet.pts, packet.time_base)
+        if self.packet_order and stamp in self._pending:
+            self._pending.remove(stamp)
+            heapq.heapify(self._pending)
+
+    def next(self, frame: av.VideoFrame) -> tuple[int, int]:
         """(pts, duration) for a frame, strictly increasing even for broken or missing stamps."""
-        pts = frame.pts
-        if pts is not None and frame.time_base is not None and Fraction(frame.time_base) != time_base:
-            pts = round(pts * Fraction(frame.time_base) / time_base)
+        pts = self._stamp(frame.pts, frame.time_base)
+        if self.packet_order and self._pending:
+            pts = heapq.heappop(self._pending)
         duration = int(frame.duration or 0)
         if pts is None:
             pts = 0 if self.last_pts is None else self.last_pts + self.step
@@ -185,7 +244,8 @@ def incompleteness(
 ) -> str | None:
     """Why the decoded video falls short of what the file announces (a truncated or damaged
     file), or None. Announcements checked: frame count, the video stream's duration, and --
-    when every stream was read -- the container's duration."""
+    when every stream was read -- the container's duration (a length, or for END_TIME_FORMATS
+    the end timestamp)."""
     problem = log.problem()
     if problem:
         return problem
@@ -194,20 +254,23 @@ def incompleteness(
         return f"only {frames} of the {video.frames} frames the file announces could be decoded (truncated file?)"
     if video.duration and timing.last_pts is not None:
         start = video.start_time or 0
-        expected_end = start + video.duration
+        expected_end = announced_end(container, start, video.duration)
         tolerance = max(2 * timing.step, round(Fraction(1, 10) / time_base))
         if timing.last_pts + timing.step < expected_end - tolerance:
             stopped = float((timing.last_pts - start) * time_base)
-            lasts = float(video.duration * time_base)
+            lasts = float((expected_end - start) * time_base)
             return f"the video stops after {frames} frames at {stopped:.2f} s but the file says it lasts {lasts:.2f} s (truncated file?)"
     every_stream_read = all(s.index == video.index or s.index in copied for s in container.streams)
-    if every_stream_read and container.duration and log.content_end is not None:
+    content_end = log.content_end
+    if content_end is not None and timing.last_pts is not None:  # the last frame lasts a frame (FLV packets say nothing)
+        content_end = max(content_end, float((timing.last_pts + timing.step) * time_base))
+    if every_stream_read and container.duration and content_end is not None:
         start = (container.start_time or 0) / 1_000_000
-        announced_end = start + container.duration / 1_000_000
+        end = announced_end(container, container.start_time or 0, container.duration) / 1_000_000
         tolerance = max(0.1, 2 * float(timing.step * time_base))
-        if log.content_end < announced_end - tolerance:
+        if content_end < end - tolerance:
             return (
-                f"the file's content stops at {log.content_end - start:.2f} s after {frames} frames but it says it lasts "
-                f"{container.duration / 1_000_000:.2f} s (truncated file?)"
+                f"the file's content stops at {content_end - start:.2f} s after {frames} frames but it says it lasts "
+                f"{end - start:.2f} s (truncated file?)"
             )
     return None

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import av
 import cv2
 import numpy as np
 import pytest
@@ -113,6 +114,8 @@ def test_output_that_is_an_input_is_refused(library: Path, tmp_path: Path, tiny_
         ["{clip}", "-o", "x.mkv", "--codec", "no-such-codec"],
         ["{clip}", "-o", "x.mkv", "--encoder-opt", "nonsense=1"],
         ["{clip}", "-o", "x.mkv", "--codec", "ffv1", "--crf", "10"],
+        ["{clip}", "-o", "x.mkv", "--crf", "10", "--encoder-opt", "qp=0"],
+        ["{clip}", "-o", "x.mkv", "--crf", "10", "--encoder-opt", "x264-params=crf=20"],
         ["{clip}", "-o", "x.mkv", "--preset", "warp-speed"],
         ["{clip}", "-o", "x.png"],
         ["{clip}", "-o", "noextension"],
@@ -139,6 +142,25 @@ def test_unwritable_output_folder_fails_that_file(tmp_path: Path, tiny_weights: 
     assert main(restore(clip, "-o", blocker / "sub" / "out.mkv", weights=tiny_weights)) == 1
     err = capsys.readouterr().err
     assert "clip.mkv" in err and "Traceback" not in err
+
+
+def test_codec_follows_each_output_container(tmp_path: Path, tiny_weights: Path, capsys) -> None:
+    """Without --codec a .webm output gets VP9 (libx264 cannot go in WebM) and a .mkv H.264;
+    a --codec one of the outputs cannot hold stops the run before any work, in one line."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    make_clip(folder / "a.webm", codec="libvpx-vp9", frames=2)
+    make_clip(folder / "b.mkv", codec="ffv1", frames=2)
+    assert main(restore(folder, "-o", tmp_path / "out", "--quiet", weights=tiny_weights)) == 0
+    for name, codec in (("a.webm", "vp9"), ("b.mkv", "h264")):
+        with av.open(str(tmp_path / "out" / name)) as out:
+            assert out.streams.video[0].codec_context.name == codec
+        assert len(decoded(tmp_path / "out" / name)) == 2
+    capsys.readouterr()
+    assert main(restore(folder, "-o", tmp_path / "forced", "--codec", "libx264", weights=tiny_weights)) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1 and "a.webm: webm files cannot hold libx264 video" in err[0] and "--codec libvpx-vp9" in err[0]
+    assert not (tmp_path / "forced").exists()
 
 
 def test_presets_command_lists_profiles(capsys) -> None:

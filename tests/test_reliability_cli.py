@@ -90,6 +90,12 @@ def _timestamps_are(out: Path, seconds: list[float]) -> None:
     np.testing.assert_allclose(frame_times(out), seconds, atol=1e-6)
 
 
+def _codec_is(out: Path, codec: str, frames: int) -> None:
+    with av.open(str(out)) as container:
+        assert container.streams.video[0].codec_context.name == codec
+    assert len(decoded(out)) == frames
+
+
 def _rotation_is(out: Path, degrees: int) -> None:
     frames = decoded(out)
     assert len(frames) == 2 and frames[0].rotation == degrees
@@ -298,6 +304,10 @@ CASES: dict[str, Callable[[Path], Case]] = {
                           check=_video_check(2, (64, 48), "yuv420p12le"), args=["--codec", "ffv1"]),
     "twelve_bit_to_a_ten_bit_encoder": _simple(lambda d: make_clip(d / "twelve.mkv", codec="ffv1", pix_fmt="yuv420p12le", frames=2),
                                                "x.mp4", 0, check=_video_check(2, (64, 48), "yuv420p10le")),
+    "mjpeg_default_pix_fmt": _simple(lambda d: make_clip(d / "clip.mkv", codec="ffv1", frames=2), "x.avi", 0,
+                                     check=_video_check(2, (64, 48), "yuvj420p"), args=["--codec", "mjpeg"]),
+    "mjpeg_yuv422p": _simple(lambda d: make_clip(d / "clip.mkv", codec="ffv1", frames=2), "x.mkv", 0,
+                             check=_video_check(2, (64, 48), "yuvj422p"), args=["--codec", "mjpeg", "--pix-fmt", "yuv422p"]),
     "variable_frame_rate": _simple(
         lambda d: make_clip(d / "vfr.mp4", frames=5, pts=[0, 40, 50, 120, 200], time_base=Fraction(1, 1000)), "x.mkv", 0,
         check=lambda out: _timestamps_are(out, [0, 0.04, 0.05, 0.12, 0.2])),
@@ -348,10 +358,16 @@ CASES: dict[str, Callable[[Path], Case]] = {
         check=lambda out: _photo_check((24, 32, 3), np.uint8)(Path(out) / "p.png")),
     "output_extension_unknown_to_ffmpeg": _simple(lambda d: make_clip(d / "clip.mkv", codec="ffv1", frames=1), "x.qqq", 2,
                                                   r"x\.qqq: FFmpeg knows no container for \.qqq", names="x.qqq"),
-    "output_container_refuses_codec": _simple(lambda d: make_clip(d / "clip.mkv", codec="ffv1", frames=1), "x.webm", 1,
-                                              r"clip\.mkv: .*x\.webm: webm files cannot hold libx264"),
-    "output_container_refuses_codec_at_header": _simple(lambda d: make_clip(d / "clip.mkv", codec="ffv1", frames=1), "x.y4m", 1,
-                                                        r"clip\.mkv: .*x\.y4m: yuv4mpegpipe files cannot hold this video"),
+    "output_container_refuses_codec": _simple(lambda d: make_clip(d / "clip.mkv", codec="ffv1", frames=1), "x.webm", 2,
+                                              r"x\.webm: webm files cannot hold libx264 video .*; use e\.g\. --codec libvpx-vp9 for webm",
+                                              args=["--codec", "libx264"], names="x.webm"),
+    "output_container_refuses_codec_at_header": _simple(lambda d: make_clip(d / "clip.mkv", codec="ffv1", frames=1), "x.y4m", 2,
+                                                        r"x\.y4m: yuv4mpegpipe files cannot hold libx264 video .*; use e\.g\. --codec rawvideo",
+                                                        args=["--codec", "libx264"], names="x.y4m"),
+    "default_codec_follows_webm": _simple(lambda d: make_clip(d / "clip.mkv", codec="ffv1", frames=2), "x.webm", 0,
+                                          check=lambda out: _codec_is(out, "vp9", 2)),
+    "default_codec_follows_y4m": _simple(lambda d: make_clip(d / "clip.mkv", codec="ffv1", frames=2), "x.y4m", 0,
+                                         check=lambda out: _codec_is(out, "rawvideo", 2)),
     "photo_output_extension_unknown": _simple(lambda d: _png(d / "p.png", _picture(24, 32)), "x.qqq", 2, r"x\.qqq: a photo must be written as",
                                               names="x.qqq"),
     # --- checkpoints and presets
@@ -381,6 +397,12 @@ CASES: dict[str, Callable[[Path], Case]] = {
     "precision_fp8": _setting(["--precision", "fp8"], r"argument --precision: invalid choice: 'fp8'", "--precision"),
     "device_tpu": _setting(["--device", "tpu"], r"device must be 'cpu', 'cuda', 'cuda:N' or an int, got 'tpu'", "tpu"),
     "device_cuda_missing": _setting(["--device", "cuda" if NO_CUDA else "cuda:99"], r"device 'cuda(:99)?' asked for, but", "cuda"),
+    "crf_and_bitrate": _setting(["--crf", "18", "--encoder-opt", "b=1M"],
+                                r"--crf 18 and --encoder-opt b=1M both set encoder libx264's rate control; give one", "--crf 18"),
+    "pix_fmt_swscale_cannot_write": _setting(["--codec", "rawvideo", "--pix-fmt", "bayer_rggb8"],
+                                             r"--pix-fmt bayer_rggb8: restored frames cannot be converted to it", "bayer_rggb8"),
+    "gif_pal8": _simple(lambda d: make_clip(d / "clip.mkv", codec="ffv1", frames=2), "x.gif", 0,
+                        check=_video_check(2, (64, 48)), args=["--codec", "gif", "--pix-fmt", "pal8"]),
     "codec_unknown": _setting(["--codec", "h266-dreams"], r"unknown video encoder 'h266-dreams'", "h266-dreams"),
 }
 

@@ -14,10 +14,10 @@ import torch
 from av.video.reformatter import ColorRange, Colorspace, VideoReformatter
 
 from mprnet_vs.cli import main
-from mprnet_vs.colour import ColourMatrix, ColourTags, FrameReader, FrameWriter, interpret, layout
+from mprnet_vs.colour import ColourMatrix, ColourTags, FrameReader, FrameWriter, adaptive_palette, interpret, layout
 from mprnet_vs.engine import Restorer
 from mprnet_vs.errors import InputError
-from mprnet_vs.video import VideoOptions, restore_video
+from mprnet_vs.video import VideoOptions, estimate_frames, restore_video
 
 
 # --- clips ------------------------------------------------------------------------------------
@@ -48,12 +48,16 @@ def make_clip(
     tags: ColourTags | None = None,
     audio: tuple[str, ...] = (),
     rotation: int | None = None,
+    options: dict[str, str] | None = None,
 ) -> Path:
-    """A real video file written with PyAV (optionally with audio streams of given codecs)."""
+    """A real video file written with PyAV (optionally with audio streams of given codecs and
+    encoder options)."""
     width, height = size
     with av.open(str(path), "w") as out:
         video = out.add_stream(codec, rate=rate)
         video.width, video.height, video.pix_fmt = width, height, pix_fmt
+        if options:
+            video.codec_context.options = dict(options)
         if time_base is not None:
             video.codec_context.time_base = time_base
         if tags is not None:
@@ -198,6 +202,55 @@ def test_variable_frame_rate_keeps_timestamps(tmp_path: Path, restorer: Restorer
     assert frame_times(source) == pytest.approx([s / 1000 for s in stamps])
 
 
+@pytest.mark.parametrize("extension,codec", [(".avi", "mpeg4"), (".y4m", "rawvideo")])
+def test_constant_rate_containers_get_the_frame_rate(tmp_path: Path, restorer: Restorer, extension: str, codec: str) -> None:
+    """AVI and Y4M take the frame rate from the stream's time base: an MP4 source's 1/30000
+    made a 30000 fps file (AVI padding the gaps with empty frames); the rate must be 29.97."""
+    ntsc = Fraction(30000, 1001)
+    source = make_clip(tmp_path / "in.mp4", frames=5, rate=ntsc)
+    target = tmp_path / f"out{extension}"
+    report = restore_video(source, target, restorer, VideoOptions(codec=codec))
+    assert report.frames == 5 and not any("evenly" in n for n in report.notes)
+    with av.open(str(target)) as out:
+        stream = out.streams.video[0]
+        assert stream.average_rate == ntsc and stream.time_base == 1 / ntsc
+        assert out.duration == pytest.approx(5 / ntsc * 1_000_000, abs=1000)
+        packets = [p for p in out.demux(stream) if p.size is not None]
+    assert len([p for p in packets if p.size]) == 5 and len(packets) <= 6  # no empty "dropped" frames (one flush)
+    assert frame_times(target) == pytest.approx([i / ntsc for i in range(5)], abs=1e-6)
+    if extension == ".y4m":
+        assert target.read_bytes().startswith(b"YUV4MPEG2 W64 H48 F30000:1001 ")
+
+
+@pytest.mark.parametrize("extension,codec", [(".avi", "mpeg4"), (".y4m", "rawvideo")])
+def test_variable_rate_into_a_constant_rate_container(tmp_path: Path, restorer: Restorer, extension: str, codec: str) -> None:
+    """Uneven frames go onto the source's average-rate grid (AVI keeps the gap as a dropped
+    frame), every frame is written, and the report says the timing changed."""
+    source = make_clip(tmp_path / "vfr.mkv", frames=5, pts=[0, 40, 50, 120, 200], time_base=Fraction(1, 1000))
+    target = tmp_path / f"out{extension}"
+    report = restore_video(source, target, restorer, VideoOptions(codec=codec))
+    assert report.frames == 5 == len(decoded(target))
+    assert any("not evenly spaced" in n and "25 fps" in n for n in report.notes), report.notes
+    with av.open(str(target)) as out:
+        assert out.streams.video[0].average_rate == 25
+    expected = [0, 0.04, 0.08, 0.12, 0.2] if extension == ".avi" else [0, 0.04, 0.08, 0.12, 0.16]
+    assert frame_times(target) == pytest.approx(expected, abs=1e-6)
+
+
+def test_avi_with_b_frames_keeps_the_display_times(tmp_path: Path, restorer: Restorer) -> None:
+    """AVI stores no presentation times: a B-frame stream's frames come out of the decoder
+    with decode-order stamps (1, 3, 2, 5, 4, ...). Taken as they come, every frame from the
+    third on was a frame late and the clip a frame longer; put in order they are the source's."""
+    source = make_clip(tmp_path / "xvid.avi", frames=10)  # libx264 with B-frames, as in Xvid/DivX files
+    raw = frame_times(source)
+    assert raw != sorted(raw)
+    report = restore_video(source, tmp_path / "out.mkv", restorer)
+    assert report.frames == 10 and not any("repaired" in n for n in report.notes), report.notes
+    times = frame_times(tmp_path / "out.mkv")
+    assert times == pytest.approx(sorted(raw), abs=1e-6)
+    assert np.diff(times) == pytest.approx([0.04] * 9, abs=1e-6)
+
+
 def test_subtitles_copied_where_the_container_can_hold_them(tmp_path: Path, restorer: Restorer) -> None:
     srt = tmp_path / "subs.srt"
     srt.write_text("1\n00:00:00,000 --> 00:00:00,080\nHello\n\n2\n00:00:00,100 --> 00:00:00,150\nWorld\n", encoding="utf-8")
@@ -227,6 +280,29 @@ def test_rotation_is_kept(tmp_path: Path, restorer: Restorer) -> None:
     source = make_clip(tmp_path / "phone.mp4", rotation=90)
     restore_video(source, tmp_path / "out.mp4", restorer)
     assert decoded(source)[0].rotation == decoded(tmp_path / "out.mp4")[0].rotation == 90
+
+
+def test_vp9_alpha_is_reported_and_its_tag_not_copied(tmp_path: Path, restorer: Restorer) -> None:
+    """FFmpeg's vp9 decoder skips WebM's alpha layer, so the first frame says yuv420p; the
+    source's ALPHA_MODE tag, copied, made the alpha-less output claim alpha."""
+    source = make_clip(tmp_path / "logo.webm", codec="libvpx-vp9", pix_fmt="yuva420p", frames=2)
+    with av.open(str(source)) as before:
+        assert before.streams.video[0].metadata.get("alpha_mode") == "1"
+    target = tmp_path / "out.webm"
+    report = restore_video(source, target, restorer)
+    assert report.frames == 2 and any("alpha channel" in n and "not kept" in n for n in report.notes), report.notes
+    with av.open(str(target)) as after:
+        assert not [k for k in after.streams.video[0].metadata if k.lower() == "alpha_mode"]
+
+
+def test_interlaced_source_gets_a_note(tmp_path: Path, restorer: Restorer) -> None:
+    source = make_clip(tmp_path / "tff.mkv", frames=2, options={"x264-params": "tff=1"})
+    with av.open(str(source)) as before:
+        assert before.streams.video[0].codec_context.field_order == 2  # top coded and shown first
+    report = restore_video(source, tmp_path / "out.mkv", restorer)
+    assert any("interlaced source (top field first)" in n and "progressive" in n for n in report.notes), report.notes
+    progressive = restore_video(make_clip(tmp_path / "p.mkv", frames=2), tmp_path / "p_out.mkv", restorer)
+    assert not any("interlaced" in n for n in progressive.notes)
 
 
 # --- colour and depth -------------------------------------------------------------------------
@@ -303,6 +379,68 @@ def test_decode_to_rgb_and_back_keeps_the_samples(pix_fmt: str) -> None:
     assert np.array_equal(y_before, y_after)
 
 
+@pytest.mark.parametrize("pix_fmt", [None, "yuv422p", "yuvj444p"])
+def test_mjpeg_writes_full_range_and_says_so(tmp_path: Path, restorer: Restorer, pix_fmt: str | None) -> None:
+    """MJPEG takes YUV only as full range: the default format must open (it failed on every
+    file), and a limited-range source must be converted, not just relabelled."""
+    source = make_clip(tmp_path / "tv.mkv", codec="ffv1", tags=ColourTags(matrix=6, range=1, primaries=6, transfer=6))
+    target = tmp_path / "out.avi"
+    report = restore_video(source, target, restorer, VideoOptions(codec="mjpeg", pix_fmt=pix_fmt))
+    assert report.frames == 4 and report.pix_fmt == (pix_fmt or "yuv420p")
+    assert any("full range (pc): converted from limited" in n for n in report.notes), report.notes
+    outputs = decoded(target)
+    assert len(outputs) == 4 and outputs[0].color_range == 2
+    for before, after in zip(decoded(source), outputs):
+        expected = restorer.restore(before.to_ndarray(format="rgb24")).astype(float)
+        got = after.to_ndarray(format="rgb24").astype(float)
+        assert np.abs(got.mean(axis=(0, 1)) - expected.mean(axis=(0, 1))).max() < 2  # range mix-ups move means by ~10
+
+
+@pytest.mark.parametrize("option,mode", [({"qp": "0"}, b"rc=cqp"), ({"b": "20k"}, b"rc=abr"),
+                                         ({"x264-params": "qp=0:keyint=10"}, b"rc=cqp")])
+def test_rate_control_option_replaces_the_default_crf(tmp_path: Path, restorer: Restorer, option: dict[str, str], mode: bytes) -> None:
+    """x264 lets crf win over qp and b: the default crf 16 silently overrode the user's
+    lossless or bitrate request. x264 writes the rate control it used into the stream."""
+    source = make_clip(tmp_path / "in.mkv", codec="ffv1", frames=3)
+    target = tmp_path / "out.mkv"
+    assert restore_video(source, target, restorer, VideoOptions(encoder_options=option)).frames == 3
+    written = target.read_bytes()
+    assert mode in written and b"crf=16" not in written
+    restore_video(source, tmp_path / "default.mkv", restorer)
+    assert b"rc=crf" in (tmp_path / "default.mkv").read_bytes() and b"crf=16.0" in (tmp_path / "default.mkv").read_bytes()
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    return float(10 * np.log10(255**2 / np.mean((a.astype(float) - b.astype(float)) ** 2)))
+
+
+@pytest.mark.parametrize("pix_fmt", [None, "pal8"])
+def test_gif_gets_an_adaptive_palette(tmp_path: Path, restorer: Restorer, pix_fmt: str | None) -> None:
+    """GIF's formats all rank as '8 bit': the alphabetical tie-break chose bgr4_byte (16
+    colours, under 10 dB) and pal8 passed the settings check but failed mid-run. Restored
+    frames now get a palette of their own."""
+    source = make_clip(tmp_path / "in.mkv", codec="ffv1", pix_fmt="bgr0", frames=3)
+    target = tmp_path / "out.gif"
+    report = restore_video(source, target, restorer, VideoOptions(codec="gif", pix_fmt=pix_fmt))
+    assert report.frames == 3 and report.pix_fmt == "pal8"
+    outputs = decoded(target)
+    assert len(outputs) == 3
+    for before, after in zip(decoded(source), outputs):
+        expected = restorer.restore(before.to_ndarray(format="rgb24"))
+        got = after.to_ndarray(format="rgb24")
+        assert len(np.unique(got.reshape(-1, 3), axis=0)) > 200
+        assert _psnr(got, expected) > 28  # bgr8 (3-3-2 bits) gives 22 dB here, 3000 distinct colours in 3072 pixels
+
+
+def test_adaptive_palette_is_exact_for_few_colours() -> None:
+    picture = (pictures(1, 32, 16)[0] // 64) * 64 + 10
+    indices, palette = adaptive_palette(picture)
+    assert len(palette) == len(np.unique(picture.reshape(-1, 3), axis=0)) and np.array_equal(palette[indices], picture)
+    noisy = pictures(1, 64, 48)[0]
+    indices, palette = adaptive_palette(noisy)
+    assert len(palette) == 256 and _psnr(palette[indices], noisy) > 30
+
+
 # --- sizes ------------------------------------------------------------------------------------
 
 
@@ -364,3 +502,32 @@ def test_truncated_file_restores_what_decodes_and_says_where_it_stopped(tmp_path
     assert report.incomplete and f"after {report.frames} frames" in report.incomplete
     assert len(decoded(tmp_path / "out.mkv")) == report.frames
     assert restore_video(whole, tmp_path / "whole_out.mkv", restorer).incomplete is None
+
+
+@pytest.mark.parametrize("extension", [".mkv", ".webm", ".mp4", ".mov", ".ts", ".flv"])
+def test_late_start_is_not_taken_for_truncation(tmp_path: Path, restorer: Restorer, extension: str) -> None:
+    """Timestamps starting at 10 s (a -copyts cut, a broadcast capture): Matroska announces its
+    end time where MP4 and TS announce a length (FLV: a length after its B-frame delay);
+    none is a truncated file, nor is the
+    restored .mkv (which starts at 10 s too) when it is restored again."""
+    stamps = [10_000 + 40 * i for i in range(4)]
+    codec = "libvpx-vp9" if extension == ".webm" else "libx264"
+    source = make_clip(tmp_path / f"late{extension}", codec=codec, frames=4, pts=stamps, time_base=Fraction(1, 1000))
+    if extension != ".flv":  # FLV's duration counts its B-frame delay: a guess, for progress only
+        assert estimate_frames(source) == 4
+    once = restore_video(source, tmp_path / "once.mkv", restorer)
+    twice = restore_video(tmp_path / "once.mkv", tmp_path / "twice.mkv", restorer)
+    assert once.incomplete is None and twice.incomplete is None
+    assert once.frames == twice.frames == 4
+    assert frame_times(tmp_path / "twice.mkv") == pytest.approx(frame_times(source), abs=1e-3)
+    assert frame_times(source)[0] == pytest.approx(10.0, abs=0.1)
+
+
+def test_truncated_file_with_a_late_start_is_still_found(tmp_path: Path, restorer: Restorer) -> None:
+    whole = make_clip(tmp_path / "whole.mkv", codec="ffv1", frames=20, pts=[10_000 + 40 * i for i in range(20)],
+                      time_base=Fraction(1, 1000))
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    report = restore_video(cut, tmp_path / "out.mkv", restorer)
+    assert 0 < report.frames < 20
+    assert report.incomplete and "it says it lasts 0.80 s" in report.incomplete

@@ -83,7 +83,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--device", metavar="DEVICE", help="cpu, cuda or cuda:N (default: CUDA when available)")
     model.add_argument("--compile", action="store_true", help="run the model through torch.compile")
     video = parser.add_argument_group("video encoding")
-    video.add_argument("--codec", default=DEFAULT_CODEC, metavar="NAME", help=f"video encoder (default {DEFAULT_CODEC})")
+    video.add_argument("--codec", metavar="NAME",
+                       help=f"video encoder (default {DEFAULT_CODEC}, or the output container's own where it cannot hold it: VP9 for .webm)")
     video.add_argument("--pix-fmt", metavar="NAME", help="pixel format (default: the input's bit depth and chroma)")
     video.add_argument("--crf", type=_at_least(0), metavar="N", help=f"constant quality (default {DEFAULT_CRF} where the encoder has it)")
     video.add_argument("--encoder-opt", action="append", type=_key_value, default=[], metavar="KEY=VALUE",
@@ -423,7 +424,7 @@ def run(args: argparse.Namespace) -> int:
     runner = _Runner(args)
     os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1 prints its configuration otherwise; errors only
     if any(job.kind == "video" for job in jobs):
-        check_settings(runner.video_options)
+        check_settings(runner.video_options, [job.target for job in jobs if job.kind == "video"])
     with warnings.catch_warnings():
         # The engine's warnings (precision fallback, smaller tiles after running out of
         # memory, ...) as one line each, like every other message of the command.
