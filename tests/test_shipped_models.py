@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from mprnet_vs import Restorer
@@ -29,3 +30,20 @@ def test_shipped_model_gains_on_held_out_photos(task: str, recipe: str, floor_db
     assert [s.name for s in scores] == ["coffee.jpg", "rocket.jpg"]
     assert mean_score(scores).gain("psnr") >= floor_db
     assert all(s.gain("psnr") > 0 for s in scores)
+
+
+# Saturated colours (pure and video-legal greens, reds, blues, yellow, magenta, cyan) and a grey.
+FLAT_COLOURS = [(0, 255, 0), (16, 180, 16), (10, 200, 90), (255, 0, 0), (0, 0, 255), (235, 16, 16),
+                (180, 180, 16), (255, 0, 255), (0, 255, 255), (128, 128, 128)]
+
+
+@pytest.mark.parametrize("task", ["derain", "denoise", "deblur"])
+def test_shipped_model_keeps_flat_saturated_colours(task: str) -> None:
+    """A clean flat patch has nothing to restore and must keep its colour. Trained on photos with
+    few saturated colours, the earlier derain and denoise models turned pure green (0, 255, 0)
+    into (0, 196, 0) and (2, 87, 2): a green screen or foliage would have changed colour."""
+    restorer = Restorer(task, weights=SHIPPED_DIR / f"{task}.pth", device="cpu", tile=0)
+    for colour in FLAT_COLOURS:
+        out = restorer.restore(np.full((48, 64, 3), colour, np.uint8)).astype(np.float64)
+        error = np.abs(out.mean(axis=(0, 1)) - colour).max()
+        assert error <= 6, f"{task}: flat {colour} came back as {tuple(out.mean(axis=(0, 1)).round())}"
