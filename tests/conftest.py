@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +38,17 @@ def write_checkpoint(path: Path, config: MPRNetConfig = TINY, seed: int = 7) -> 
     model = deterministic_model(config, seed)
     torch.save({"state_dict": model.state_dict(), "epoch": 1, "optimizer": {}}, path)
     return path
+
+
+def unwritable_folder(tmp: Path) -> Path:
+    """A folder no file can be created in: read-only by mode, or, for root (whom modes do not
+    stop), sysfs, where no regular file can ever be created."""
+    if os.geteuid() != 0:
+        folder = tmp / "locked"
+        folder.mkdir()
+        folder.chmod(0o500)
+        return folder
+    return Path("/sys")
 
 
 @pytest.fixture(scope="session")

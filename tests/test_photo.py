@@ -3,7 +3,6 @@ fail with one clear error and leave nothing behind."""
 
 from __future__ import annotations
 
-import os
 import struct
 import warnings
 import zlib
@@ -13,6 +12,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from conftest import unwritable_folder
 
 from mprnet_vs.engine import Restorer
 from mprnet_vs.errors import InputError
@@ -218,16 +218,6 @@ def test_gray_with_alpha_stays_gray(tmp_path: Path, restorer: Restorer, dtype: t
     restore_photo(source, tmp_path / "out.jpg", restorer)
     assert cv2.imread(str(tmp_path / "out.jpg"), cv2.IMREAD_UNCHANGED).ndim == 2  # a gray JPEG
 
-
-def unwritable_folder(tmp: Path) -> Path:
-    """A folder no file can be created in: read-only by mode, or for root (whom modes do not
-    stop) sysfs."""
-    if os.geteuid() != 0:
-        folder = tmp / "locked"
-        folder.mkdir()
-        folder.chmod(0o500)
-        return folder
-    return Path("/sys")
 
 
 def test_an_unwritable_output_fails_before_the_photo_is_read(tmp_path: Path, restorer: Restorer) -> None:

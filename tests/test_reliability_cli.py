@@ -28,7 +28,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import TINY, write_checkpoint
+from conftest import TINY, unwritable_folder, write_checkpoint
 from mprnet_vs.cli import main
 from mprnet_vs.engine.cache import get_model
 from mprnet_vs.safe_output import TEMP_MARK
@@ -158,16 +158,6 @@ class _RunsCode:
     def __reduce__(self):  # noqa: ANN204
         return (os.system, (f"touch {self.marker}",))
 
-
-def _unwritable_folder(tmp: Path) -> Path:
-    """A folder nobody can create files in: read-only by mode, or -- for root, whom modes do
-    not stop -- sysfs, where no regular file can ever be created."""
-    if os.geteuid() != 0:
-        folder = tmp / "locked"
-        folder.mkdir()
-        folder.chmod(0o500)
-        return folder
-    return Path("/sys")
 
 
 def _first_half(whole: Path, cut: Path) -> Path:
@@ -341,13 +331,13 @@ CASES: dict[str, Callable[[Path], Case]] = {
     "device_file_input": lambda tmp: Case([], tmp / "out" / "x.mkv", 2, given=["/dev/null"], line=r"/dev/null: not a regular file or folder",
                                           names="/dev/null"),
     "unwritable_output_folder": lambda tmp: Case(
-        [make_clip(tmp / "in" / "clip.mkv", codec="ffv1", frames=2)], _unwritable_folder(tmp) / "x.mkv", 1,
+        [make_clip(tmp / "in" / "clip.mkv", codec="ffv1", frames=2)], unwritable_folder(tmp) / "x.mkv", 1,
         line=r"clip\.mkv: .*(cannot write in|cannot create the output folder)"),
     "output_folder_is_a_file": lambda tmp: Case(
         [_folder_of_clips(tmp / "in" / "shots"), _yaml(tmp / "in" / "taken", "a file")], tmp / "in" / "taken", 2,
         given=[str(tmp / "in" / "shots")], line=r"taken: must be a folder", names="taken"),
     "unwritable_output_folder_photo": lambda tmp: Case(  # the folder is found out before the photo is read
-        [_random_bytes(tmp / "in" / "noise.png")], _unwritable_folder(tmp) / "x.png", 1, line=r"noise\.png: .*x\.png: cannot write in"),
+        [_random_bytes(tmp / "in" / "noise.png")], unwritable_folder(tmp) / "x.png", 1, line=r"noise\.png: .*x\.png: cannot write in"),
     "output_below_a_file": lambda tmp: Case(
         [make_clip(tmp / "in" / "a.mkv", codec="ffv1", frames=1), _yaml(tmp / "in" / "taken", "a file")], tmp / "in" / "taken" / "x.mkv",
         1, line=r"a\.mkv: .*taken is a file"),
