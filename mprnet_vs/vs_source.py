@@ -88,6 +88,7 @@ def check_complete(clip: vs.VideoNode, src: str, name: str) -> None:
         return
     try:
         stream = main_video_stream(container, Path(src))
+        warn_if_cropped(clip, stream.codec_context.width, stream.codec_context.height, src, name)
         if not stream.frames and not stream.duration and len(container.streams) > 1:
             return  # the file's duration may be another stream's
         announced = announced_frames(container, stream)
@@ -99,4 +100,18 @@ def check_complete(clip: vs.VideoNode, src: str, name: str) -> None:
         raise vs.Error(
             f"{name}: src={src}: truncated or damaged: decoding stops at frame {clip.num_frames} of the {announced} "
             "frames the file announces; `mprnet-vs restore` restores the frames that decode"
+        )
+
+
+def warn_if_cropped(clip: vs.VideoNode, width: int, height: int, src: str, name: str) -> None:
+    """Log a warning when the source filter delivers another size than the file holds: a
+    VapourSynth clip with subsampled chroma cannot have an odd width or height, so bestsource
+    drops the odd column or row of a 4:2:0 file (161x121 comes out 160x120), and so does the
+    restored output."""
+    if width and height and (width, height) != (clip.width, clip.height):
+        vs.core.log_message(
+            vs.MESSAGE_TYPE_WARNING,
+            f"{name}: src={src}: the video is {width}x{height} but the source filter delivers "
+            f"{clip.width}x{clip.height} (odd sizes cannot be held with subsampled chroma); the output is "
+            f"{clip.width}x{clip.height}. `mprnet-vs restore` keeps the full size",
         )

@@ -444,3 +444,17 @@ def test_vspipe_refuses_a_relative_src_that_names_two_files(tmp_path, tiny_weigh
     assert result.returncode != 0
     assert result.stdout == b""
     assert b"src=clip.mkv: ambiguous relative path" in result.stderr, result.stderr.decode(errors="replace")
+
+
+@needs_vspipe
+def test_vspipe_says_when_the_source_filter_crops_an_odd_size(tmp_path, tiny_weights):
+    """bestsource cannot deliver a 4:2:0 video of odd size whole: the output is one column and
+    one row smaller, and stderr says so rather than leaving it to be found later."""
+    source = make_clip(tmp_path / "odd.mkv", codec="ffv1", size=(37, 23), frames=2)
+    result = vspipe(f"src={source}", f"weights={tiny_weights}", "device=cpu")
+    assert result.returncode == 0, result.stderr.decode(errors="replace")
+    assert b" W36 H22 " in result.stdout.split(b"\n", 1)[0]
+    assert b"the video is 37x23 but the source filter delivers 36x22" in result.stderr, result.stderr.decode(errors="replace")
+    even = vspipe(f"src={make_clip(tmp_path / 'even.mkv', codec='ffv1', size=(36, 22), frames=2)}",
+                  f"weights={tiny_weights}", "device=cpu")
+    assert even.returncode == 0 and b"source filter delivers" not in even.stderr
