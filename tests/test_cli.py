@@ -361,3 +361,28 @@ def test_an_unknown_extension_to_a_photo_output_names_the_input_and_the_photo_ex
     assert capsys.readouterr().err.splitlines() == [
         f"mprnet-vs: error: {source}: not a photo extension (.png, .jpg, .jpeg, .jpe, .tif, .tiff, .bmp, .webp); "
         "other files are read as videos, which cannot be written as a .png photo"]
+
+
+def test_output_named_only_by_its_extension_is_explained(tmp_path: Path, tiny_weights: Path, capsys) -> None:
+    """``-o .png`` is a hidden file with no extension to Python: the message says what is missing."""
+    photo = tmp_path / "in.png"
+    cv2.imwrite(str(photo), np.full((16, 16, 3), 90, np.uint8))
+    assert main(restore(photo, "-o", tmp_path / ".png", weights=tiny_weights)) == 2
+    err = capsys.readouterr().err
+    assert f"{tmp_path / '.png'}: the output needs a name before its extension (e.g. clean.png)" in err
+    assert not (tmp_path / ".png").exists()
+
+
+def test_symlinked_folders_inside_a_folder_are_not_followed(tmp_path: Path, tiny_weights: Path, capsys) -> None:
+    """As ``find`` does by default (a link may loop back to its own parent): only real
+    sub-folders are mirrored; a linked folder named as an input is restored."""
+    real, folder = tmp_path / "real", tmp_path / "in"
+    real.mkdir(), folder.mkdir()
+    cv2.imwrite(str(real / "b.png"), np.full((16, 16, 3), 90, np.uint8))
+    cv2.imwrite(str(folder / "a.png"), np.full((16, 16, 3), 90, np.uint8))
+    (folder / "linked").symlink_to(real, target_is_directory=True)
+    (folder / "loop").symlink_to(folder, target_is_directory=True)
+    assert main(restore(folder, "-o", tmp_path / "out", weights=tiny_weights)) == 0
+    assert sorted(p.name for p in (tmp_path / "out").rglob("*")) == ["a.png"]
+    assert main(restore(folder / "linked", "-o", tmp_path / "out2", weights=tiny_weights)) == 0
+    assert sorted(p.name for p in (tmp_path / "out2").rglob("*")) == ["b.png"]

@@ -190,7 +190,9 @@ def plan(inputs: list[Path], output: Path | str) -> list[Job]:
         source = inputs[0]
         kind = _kind(source)
         if not output.suffix:
-            raise UsageError(f"{output}: the output needs a file extension (e.g. {source.suffix or '.mkv'})")
+            hidden = output.name.startswith(".") and "." not in output.name[1:]  # "-o .png": a hidden name, no extension
+            what = "a name before its extension" if hidden else "a file extension"
+            raise UsageError(f"{output}: the output needs {what} (e.g. clean{output.name if hidden else source.suffix or '.mkv'})")
         if kind == "photo" and not is_photo(output):
             raise UsageError(f"{output}: a photo must be written as one of {', '.join(PHOTO_SUFFIXES)}")
         if kind == "video" and is_photo(output):
