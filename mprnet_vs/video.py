@@ -27,7 +27,7 @@ import av.error
 import numpy as np
 import torch
 
-from .colour import RANGE_FULL, ColourMatrix, ColourTags, FrameReader, FrameWriter, Interpretation, interpret, layout, output_tags
+from .colour import RANGE_FULL, ColourMatrix, ColourTags, FrameReader, FrameWriter, interpret, layout, output_tags
 from .errors import InputError, MprnetError
 from .safe_output import atomic_output, refuse_inputs
 from .video_copy import COPIED_TYPES, AudioRetimer, add_copied_streams, copy_container_info
@@ -369,7 +369,7 @@ def _plan_conversion(source: _Source, options: VideoOptions, opts: dict[str, str
     out_tags, out_used = output_tags(tags, pixels, used, layout(pix_fmt))
     if choice.full_range and out_used.range != RANGE_FULL:
         out_tags = dataclasses.replace(out_tags, range=RANGE_FULL)
-        out_used = Interpretation(out_used.matrix, RANGE_FULL)
+        out_used = dataclasses.replace(out_used, range=RANGE_FULL)
         report.notes.append(f"encoder {options.codec} writes {pix_fmt} as full range (pc): converted from limited range (tv)")
     in_planar = layout(pixels.planar)
     report.width, report.height = width, height

@@ -24,6 +24,7 @@ from ..photo import PHOTO_SUFFIXES, is_photo, restore_photo
 from ..progress import Progress
 from ..safe_output import is_temp_file, same_file
 from ..video import DEFAULT_CODEC, DEFAULT_CRF, UsageError, VideoOptions, check_settings, estimate_frames, restore_video
+from ..video_encoder import output_format
 from ..weights import TASKS
 
 VIDEO_SUFFIXES = (
@@ -158,20 +159,6 @@ def _scan(folder: Path, output: Path) -> list[Path]:
     return found
 
 
-def _container_suffixes() -> set[str]:
-    """File extensions FFmpeg has a muxer for (".mkv", ".mp4", ...)."""
-    import av
-
-    suffixes: set[str] = set()
-    for name in av.formats_available:
-        try:
-            extensions = av.ContainerFormat(name, "w").extensions
-        except Exception:  # noqa: BLE001, S112 - demuxer-only formats have no writer
-            continue
-        suffixes.update(f".{ext.lower()}" for ext in extensions)
-    return suffixes
-
-
 def plan(inputs: list[Path], output: Path | str) -> list[Job]:
     """Input -> output pairs; UsageError for missing inputs, clashing or unsafe outputs. An
     output given with a trailing slash is a folder even for one input."""
@@ -200,7 +187,7 @@ def plan(inputs: list[Path], output: Path | str) -> list[Job]:
                 raise UsageError(f"{source}: not a photo extension ({', '.join(PHOTO_SUFFIXES)}); other files are read as "
                                  f"videos, which cannot be written as a {output.suffix} photo")
             raise UsageError(f"{source}: a video cannot be written as a {output.suffix} photo ({output})")
-        if kind == "video" and output.suffix.lower() not in _container_suffixes():
+        if kind == "video" and output_format(output.suffix) is None:
             raise UsageError(f"{output}: FFmpeg knows no container for {output.suffix} files; use e.g. .mkv or .mp4")
         jobs.append(Job(source, output, kind))
     else:
@@ -315,12 +302,13 @@ class _Runner:
     def run(self, jobs: list[Job]) -> Outcome:
         outcome = Outcome()
         show = not self.args.quiet and sys.stderr.isatty()
-        todo = [j for j in jobs if self.settled(j) is None]
+        verdicts = {id(j): self.settled(j) for j in jobs}  # looked up once: the targets are stat'ed here
+        todo = [j for j in jobs if verdicts[id(j)] is None]
         estimates = {id(j): (1 if j.kind == "photo" else estimate_frames(j.source)) for j in todo} if show else {}
         total = sum(v or 0 for v in estimates.values()) if show else None
         progress = Progress(len(todo), total, enabled=show)
         for job in jobs:
-            settled = self.settled(job)
+            settled = verdicts[id(job)]
             if settled is not None:
                 verdict, line = settled
                 if verdict == "skipped":
