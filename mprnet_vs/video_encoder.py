@@ -27,7 +27,7 @@ import numpy as np
 from .colour import RANGE_FULL, ColourTags, FrameWriter, PixelLayout, interpret, layout
 from .errors import InputError, MprnetError
 from .video_copy import fresh_metadata
-from .video_input import describe_error
+from .video_input import describe_error, ffmpeg_reasons
 
 DEFAULT_CODEC = "libx264"
 DEFAULT_CRF = 16
@@ -126,7 +126,8 @@ def try_encoder(codec: str, pix_fmt: str, width: int, height: int, rate: Fractio
     if full_range:
         ctx.color_range = RANGE_FULL
     ctx.options = dict(opts)
-    ctx.open()
+    with ffmpeg_reasons():
+        ctx.open()
     leftover = set(ctx.options) & set(opts)
     if leftover:
         raise UsageError(f"encoder {codec} did not accept option(s) {', '.join(sorted(leftover))}")
@@ -406,19 +407,23 @@ def pick_pix_fmt(codec: str, source: PixelLayout, width: int, height: int, rate:
             raise InputError(f"encoder {codec} cannot write {width}x{height} as {requested}: {describe_error(exc)}{hint}") from None
         return PixelChoice(requested, None, full)
     wanted = _normalised_name(source)
-    errors = []
+    errors: list[tuple[str, str]] = []
     for pixels in _candidates(codec, source, width, height)[:6]:
         try:
             full = trial_open(codec, pixels.name, width, height, rate, opts)
         except (av.error.FFmpegError, ValueError) as exc:
-            errors.append(f"{pixels.name}: {describe_error(exc)}")
+            errors.append((pixels.name, describe_error(exc)))
             continue
         note = None
         if pixels.name != wanted:
             why = "" if pixels.fits(width, height) or source.fits(width, height) else f" ({width}x{height} cannot be stored with subsampled chroma)"
             note = f"source pixel format {source.name}: encoder {codec} writes {pixels.name}{why}"
         return PixelChoice(pixels.name, note, full)
-    raise InputError(f"encoder {codec} cannot write {width}x{height} video ({'; '.join(errors) or 'no usable pixel format'})")
+    reasons = {reason for _, reason in errors}
+    if len(reasons) == 1 and len(errors) > 1:  # the same refusal for every format: not about pixels
+        raise InputError(f"encoder {codec} cannot write {width}x{height} video at {float(rate):g} fps: {reasons.pop()}")
+    listed = "; ".join(f"{name}: {reason}" for name, reason in errors)
+    raise InputError(f"encoder {codec} cannot write {width}x{height} video ({listed or 'no usable pixel format'})")
 
 
 # The MP4 muxer under other names: it stores every frame's duration, although FFmpeg does not

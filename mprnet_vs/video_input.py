@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 
 import av
 import av.error
+import av.logging
 
 from .errors import InputError
 
@@ -26,11 +28,29 @@ END_TIME_FORMATS = frozenset({"matroska", "webm", "nut", "asf"})
 
 
 def describe_error(exc: BaseException) -> str:
-    """One line for an exception (FFmpeg's own wording where there is one)."""
+    """One line for an exception (FFmpeg's own wording where there is one, with the error
+    line FFmpeg logged when :func:`ffmpeg_reasons` caught it)."""
     text = str(exc).strip()
     if isinstance(exc, av.error.FFmpegError) and getattr(exc, "strerror", None):
         text = exc.strerror
+        logged = getattr(exc, "log", None)
+        reason = str(logged[2]).strip() if logged and len(logged) > 2 else ""
+        if reason:
+            text = f"{text}: {reason}"
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+@contextmanager
+def ffmpeg_reasons() -> Iterator[None]:
+    """Attach FFmpeg's own error line to the exception (``exc.log``) instead of printing it:
+    'Invalid argument' alone does not tell that MPEG-2 refuses 7 fps."""
+    previous = av.logging.get_level()
+    av.logging.set_level(av.logging.ERROR)
+    try:
+        with av.logging.Capture():
+            yield
+    finally:
+        av.logging.set_level(previous)
 
 
 def open_input(path: Path) -> av.container.InputContainer:

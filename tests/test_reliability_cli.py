@@ -298,6 +298,9 @@ CASES: dict[str, Callable[[Path], Case]] = {
                                      check=_video_check(2, (64, 48), "yuvj420p"), args=["--codec", "mjpeg"]),
     "mjpeg_yuv422p": _simple(lambda d: make_clip(d / "clip.mkv", codec="ffv1", frames=2), "x.mkv", 0,
                              check=_video_check(2, (64, 48), "yuvj422p"), args=["--codec", "mjpeg", "--pix-fmt", "yuv422p"]),
+    "mpeg2_refuses_7_fps": _simple(lambda d: make_clip(d / "slow.mkv", codec="ffv1", frames=2, rate=7), "x.mpg", 1,
+                                   r"slow\.mkv: encoder mpeg2video cannot write 64x48 video at 7 fps: .*MPEG-1/2 does not support 7/1 fps",
+                                   args=["--codec", "mpeg2video"]),
     "variable_frame_rate": _simple(
         lambda d: make_clip(d / "vfr.mp4", frames=5, pts=[0, 40, 50, 120, 200], time_base=Fraction(1, 1000)), "x.mkv", 0,
         check=lambda out: _timestamps_are(out, [0, 0.04, 0.05, 0.12, 0.2])),
