@@ -25,6 +25,11 @@ Ranges
   lowers the 25 px cap (3-25).
 - noise: Gaussian sigma 0-50/255, or Poisson-Gaussian (photon count ``peak`` 10-100 at white,
   plus Gaussian read noise sigma 0-10/255). Results are clipped to [0, 1].
+
+A recipe may set a value outside the drawn range, within what the degradation can do (anything
+else is an InputError naming the recipe and the key): rain density 0-1, angle -90..90, length
+1-100, width 1-10, brightness 0-1, blur 0-10; blur length 1-25, angle -360..360, noise 0-255,
+max_length 3-25; noise sigma 0-255, peak 1-1e6.
 """
 
 from __future__ import annotations
@@ -231,6 +236,14 @@ def add_noise(
 DEGRADATIONS: dict[str, Callable[..., np.ndarray]] = {"rain": add_rain, "blur": motion_blur, "noise": add_noise}
 TASK_RECIPES = {"derain": "rain", "deblur": "blur", "denoise": "noise"}
 _RENAME = {"rain": {"width": "width_px"}}
+# The values a recipe may give each numeric parameter (inclusive; see the module docstring):
+# NaN, infinities and values outside these would give NaN images, huge kernels or numpy errors.
+LIMITS: dict[str, dict[str, tuple[float, float]]] = {
+    "rain": {"density": (0.0, 1.0), "angle": (-90.0, 90.0), "length": (1.0, 100.0), "width": (1.0, 10.0),
+             "brightness": (0.0, 1.0), "blur": (0.0, 10.0)},
+    "blur": {"length": (1.0, MAX_KERNEL), "angle": (-360.0, 360.0), "noise": (0.0, 255.0), "max_length": (3.0, MAX_KERNEL)},
+    "noise": {"sigma": (0.0, 255.0), "peak": (1.0, 1e6)},
+}
 
 
 def parse_recipe(recipe: str) -> tuple[str, dict[str, Any]]:
@@ -243,11 +256,19 @@ def parse_recipe(recipe: str) -> tuple[str, dict[str, Any]]:
         key, eq, value = item.partition("=")
         if not eq:
             raise InputError(f"recipe {recipe!r}: expected key=value, got {item!r}")
-        key = _RENAME.get(name, {}).get(key.strip(), key.strip())
+        key, value = key.strip(), value.strip()
         try:
-            params[key] = float(value)
+            number: Any = float(value)
         except ValueError:
-            params[key] = value.strip()
+            number = value
+        if key in LIMITS[name]:
+            low, high = LIMITS[name][key]
+            if not (isinstance(number, float) and low <= number <= high):  # NaN fails too
+                raise InputError(f"recipe {recipe!r}: {key}={value!r} is not allowed; {key} must be a number from {low:g} to {high:g}")
+        target = _RENAME.get(name, {}).get(key, key)
+        if target in params:
+            raise InputError(f"recipe {recipe!r}: {key} is given twice")
+        params[target] = number
     return name, params
 
 

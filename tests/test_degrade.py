@@ -122,3 +122,17 @@ def test_uint8_input_and_recipe_errors():
             dg.degrade(img8, bad, 0)
     with pytest.raises(InputError):
         dg.degrade(np.zeros((8, 8), np.float32), "noise", 0)
+
+
+@pytest.mark.parametrize("recipe, key", [
+    ("noise:sigma=nan", "sigma"), ("noise:sigma=inf", "sigma"), ("noise:sigma=-5", "sigma"),
+    ("noise:kind=poisson,peak=0", "peak"), ("blur:max_length=nan", "max_length"), ("blur:length=-4", "length"),
+    ("rain:length=-5", "length"), ("rain:angle=nan", "angle"), ("rain:density=abc", "density"),
+    ("rain:width=0", "width"), ("noise:sigma=", "sigma"), ("noise:sigma=25,sigma=3", "sigma"),
+])
+def test_out_of_range_non_numeric_and_repeated_recipe_values_are_named(recipe, key):
+    """Before: NaN/inf sigma gave NaN images silently, negative lengths and sigmas a numpy or
+    OpenCV traceback."""
+    with pytest.raises(InputError, match=rf"recipe '{recipe}': {key}\b"):
+        dg.check_recipe(recipe)
+    assert dg.check_recipe("rain:width=3,length=26") == "rain:width=3,length=26"  # in range: accepted

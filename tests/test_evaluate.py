@@ -104,3 +104,11 @@ def test_evaluate_command_errors(clean_dir, tiny_weights, capsys):
     assert main(["evaluate", "--task", "denoise", "--weights", str(tiny_weights), "--clean", str(clean_dir),
                  "--degrade", "snow"]) == 1
     assert "snow" in capsys.readouterr().err
+
+
+def test_a_bad_recipe_value_is_one_line_not_a_traceback(clean_dir, tiny_weights, capsys):
+    for recipe in ("noise:sigma=-5", "rain:length=-5", "blur:max_length=inf"):
+        assert main(["evaluate", "--task", "denoise", "--weights", str(tiny_weights), "--clean", str(clean_dir),
+                     "--degrade", recipe, "--device", "cpu"]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith(f"mprnet-vs: error: recipe '{recipe}': ") and err.count("\n") == 1
