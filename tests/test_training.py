@@ -314,3 +314,77 @@ def test_averaging_refuses_checkpoints_of_different_configs(tmp_path):
     assert not (tmp_path / "mean.pth").exists()
     with pytest.raises(InputError, match="no checkpoints"):
         average_checkpoints([], tmp_path / "mean.pth")
+
+
+TINY_TEXT = TINY_YAML.read_text()
+
+
+@pytest.mark.parametrize("change, replacement, key", [
+    ("iterations: 4", "iterations: 0", "iterations"), ("iterations: 4", "iterations: -3", "iterations"),  # before: 'done', untrained
+    ("batch: 2", "batch: 0", "batch"), ("log_every: 1", "log_every: 0", "log_every"), ("threads: 1", "threads: -2", "threads"),
+    ("seed: 0", "seed: -1", "seed"), ("warmup: 1", "warmup: 1\n  lr: .nan", "lr"), ("warmup: 1", "warmup: 1\n  lr: -1", "lr"),
+    ("iterations: 4", "iterations: 1.0e+400", "iterations"), ("iterations: 4", "iterations: true", "iterations"),
+    ("batch: 2", "batch: 2\n  scales: [abc]", "scales"), ("batch: 2", "batch: 2\n  scales: 0.5", "scales"),
+    ("batch: 2", "batch: 2\n  scales: [-1]", "scales"), ('recipe: "noise:sigma=25"', "recipe: 5", "recipe"),
+    ("n_feat: 8", "n_feat: -8", "n_feat"), ("n_feat: 8", "n_feat: 8.0", "n_feat"), ("num_cab: 1", "num_cab: 1, bias: 3", "bias"),
+    ("num_cab: 1", "num_cab: 1, in_c: 1", "in_c"), ("num_cab: 1", "num_cab: 1, kernel_size: 2", "kernel_size"),
+    ("num_cab: 1", "num_cab: 1, reduction: 100", "reduction"),
+])
+def test_bad_config_values_are_one_line_before_any_work(photos, tmp_path, capsys, change, replacement, key):
+    """Each of these was a traceback (ZeroDivisionError, numpy, OpenCV, torch) or, for
+    iterations <= 0, a finished run of untrained weights."""
+    config = tmp_path / "bad.yaml"
+    assert change in TINY_TEXT
+    config.write_text(TINY_TEXT.replace(change, replacement))
+    run = tmp_path / "run"
+    assert main(["train", "--config", str(config), "--data", str(photos), "--output", str(run), "--device", "cpu"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"mprnet-vs: error: {config}: ") and f"{key} must be" in err and err.count("\n") == 1, err
+    assert not run.exists()
+
+
+def test_export_to_a_folder_the_runs_checkpoint_or_the_init_file_is_refused_before_training(photos, tmp_path, tiny_weights, capsys):
+    """Before: a folder failed after training, as 'FOLDER.tmp: is a directory', leaving FOLDER.tmp;
+    the run's last.pth or the --init file was overwritten by the fp16 copy."""
+    folder, run = tmp_path / "exports", tmp_path / "run"
+    folder.mkdir()
+    init = tmp_path / "init.pth"
+    init.write_bytes(tiny_weights.read_bytes())
+    command = ["train", "--config", str(TINY_YAML), "--data", str(photos), "--output", str(run), "--device", "cpu",
+               "--iterations", "1"]
+    assert main(command + ["--export", str(folder)]) == 1
+    assert "--export names a folder" in capsys.readouterr().err
+    assert sorted(tmp_path.iterdir()) == [folder, init] and not any(folder.iterdir())
+    assert main(command + ["--export", str(run / "last.pth")]) == 1
+    assert "refusing to overwrite" in capsys.readouterr().err and not run.exists()
+    assert main(command + ["--init", str(init), "--export", str(init)]) == 1
+    assert "refusing to overwrite" in capsys.readouterr().err and init.read_bytes() == tiny_weights.read_bytes()
+
+
+def test_an_interrupted_checkpoint_save_leaves_the_previous_one_and_no_partial_file(photos, tmp_path, monkeypatch):
+    """Ctrl-C while last.pth is written: the previous last.pth stays whole and loadable, and no
+    partial file is left in the run folder (before: last.pth.tmp)."""
+    trainer = Trainer(tiny_config(photos, tmp_path / "run"), log=open("/dev/null", "w"))
+    trainer.step()
+    saved = trainer.save().read_bytes()
+
+    def interrupted(payload, path):
+        Path(path).write_bytes(b"PK\x03\x04 half a checkpoint")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(torch, "save", interrupted)
+    trainer.step()
+    with pytest.raises(KeyboardInterrupt):
+        trainer.save()
+    assert [p.name for p in (tmp_path / "run").iterdir()] == ["last.pth"]
+    assert (tmp_path / "run" / "last.pth").read_bytes() == saved
+    monkeypatch.undo()
+    assert load_model(tmp_path / "run" / "last.pth").config.n_feat == 8
+
+
+def test_a_run_folder_that_is_a_file_is_named(photos, tmp_path, capsys):
+    taken = tmp_path / "taken"
+    taken.write_text("not a folder")
+    assert main(["train", "--config", str(TINY_YAML), "--data", str(photos), "--output", str(taken), "--device", "cpu"]) == 1
+    assert capsys.readouterr().err == f"mprnet-vs: error: {taken}: the run folder is a file, not a folder\n"
+    assert taken.read_text() == "not a folder"

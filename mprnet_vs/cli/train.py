@@ -26,14 +26,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..errors import PresetError
-    from ..training.trainer import Trainer, export_model, load_config
+    from ..errors import InputError, PresetError
+    from ..safe_output import refuse_inputs
+    from ..training.trainer import LAST, Trainer, export_model, load_config
 
     config = load_config(args.config, clean=args.data, degraded=args.degraded, output=args.output,
                          iterations=args.iterations, lr=args.lr, init=args.init, threads=args.threads,
                          device=args.device, precision=args.precision, workers=args.workers)
     if args.max_minutes is not None and not args.max_minutes >= 0:  # NaN too
         raise PresetError(f"--max-minutes must be a number >= 0, got {args.max_minutes}")
+    if args.export is not None:  # found now, not after hours of training
+        if args.export.is_dir():
+            raise InputError(f"{args.export}: --export names a folder; give the path of the file to write")
+        # the fp16 copy has no optimizer state: written over last.pth it would end the run's resumability
+        refuse_inputs(args.export, [config.output / LAST, *([config.init] if config.init else [])])
     trainer = Trainer(config)
     last = trainer.run(args.max_minutes)
     if args.export and trainer.finished:

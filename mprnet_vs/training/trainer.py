@@ -24,12 +24,16 @@ import yaml
 from ..errors import InputError, PresetError
 from ..engine.devices import resolve_device
 from ..model import MPRNet, MPRNetConfig
+from ..safe_output import atomic_output
 from ..weights import TASKS, build_model, extract_state_dict, load_model, read_checkpoint
 from ..degrade import check_recipe, TASK_RECIPES
 from .data import PairSource, numbered_batches
 from .losses import MPRNetLoss
 
 LAST = "last.pth"
+# The lowest value of each numeric setting (lr must be above 0; threads 0 = torch's default).
+_LOWEST = {"lr": 0.0, "min_lr": 0.0, "checkpoint_minutes": 0.0, "batch": 1, "iterations": 1, "warmup": 0, "seed": 0,
+           "threads": 0, "workers": 0, "log_every": 1}
 TRAIN_PRECISIONS = ("fp32", "bf16")  # fp16 would need loss scaling; bf16 has fp32's range
 
 
@@ -59,9 +63,28 @@ class TrainConfig:
 
     def model_config(self) -> MPRNetConfig:
         try:
-            return MPRNetConfig(**self.model)
+            config = MPRNetConfig(**self.model)
         except TypeError as exc:
             raise PresetError(f"model section: {exc}") from None
+        for key, value in config.as_dict().items():
+            if key == "bias":
+                ok, allowed = isinstance(value, bool), "true or false"
+            elif key in ("in_c", "out_c"):
+                ok, allowed = value == 3 and _is_int(value), "3 (training and restoring are RGB)"
+            elif key == "kernel_size":
+                ok, allowed = _is_int(value) and value > 0 and value % 2 == 1, "an odd whole number"
+            elif key == "reduction":
+                ok, allowed = _is_int(value) and 1 <= value <= config.n_feat, "a whole number from 1 to n_feat"
+            else:
+                low = 0 if key == "num_cab" else 1
+                ok, allowed = _is_int(value) and value >= low, f"a whole number >= {low}"
+            if not ok:
+                raise PresetError(f"model section: {key} must be {allowed}, got {value!r}")
+        return config
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _section(raw: dict, name: str, origin: str) -> dict:
@@ -76,8 +99,10 @@ def _number(values: dict, key: str, kind: type, origin: Path) -> Any:
     if value is None:
         return next(f.default for f in fields(TrainConfig) if f.name == key)
     try:
+        if isinstance(value, bool):
+            raise TypeError(value)
         number = kind(float(value)) if kind is int else kind(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: int(inf)
         raise PresetError(f"{origin}: {key} must be a number, got {value!r}") from None
     if kind is int and number != float(value):
         raise PresetError(f"{origin}: {key} must be a whole number, got {value!r}")
@@ -116,13 +141,24 @@ def load_config(path: str | Path, **overrides: Any) -> TrainConfig:
         raise PresetError(f"{path}: 'output' (the run folder) is required")
     for key in ("output", "clean", "degraded", "init"):
         if values.get(key) is not None:
+            if not isinstance(values[key], (str, os.PathLike)):
+                raise PresetError(f"{path}: {key} must be a path, got {values[key]!r}")
             values[key] = Path(values[key]).expanduser()
+    if values.get("recipe") is not None and not isinstance(values["recipe"], str):
+        raise PresetError(f"{path}: recipe must be a string such as \"noise:sigma=25\", got {values['recipe']!r}")
     if values.get("scales") is not None:
-        values["scales"] = tuple(float(s) for s in values["scales"])
+        scales = values["scales"]
+        if not (isinstance(scales, list) and scales
+                and all(isinstance(s, (int, float)) and not isinstance(s, bool) and 0 < s < math.inf for s in scales)):
+            raise PresetError(f"{path}: scales must be a list of numbers > 0 (e.g. [1.0, 0.5]), got {scales!r}")
+        values["scales"] = tuple(float(s) for s in scales)
     for key in ("lr", "min_lr", "checkpoint_minutes"):  # YAML reads 2e-4 (no dot) as a string
         values[key] = _number(values, key, float, path)
     for key in ("patch", "batch", "iterations", "warmup", "seed", "threads", "workers", "log_every"):
         values[key] = _number(values, key, int, path)
+    for key, low in _LOWEST.items():  # NaN fails too
+        if not (values[key] >= low and values[key] < math.inf) or (key == "lr" and values[key] == 0):
+            raise PresetError(f"{path}: {key} must be {'> 0' if key == 'lr' else f'>= {low}'}, got {values[key]}")
     values["precision"] = str(values.get("precision") or "fp32").lower()
     if values["precision"] not in TRAIN_PRECISIONS:
         raise PresetError(f"{path}: precision must be one of {', '.join(TRAIN_PRECISIONS)}, got {values['precision']!r}")
@@ -137,12 +173,15 @@ def load_config(path: str | Path, **overrides: Any) -> TrainConfig:
         raise PresetError(f"{path}: {exc}") from None
     if config.clean is None:
         raise PresetError(f"{path}: data.clean (folder of clean images) is required")
+    if config.model:
+        try:
+            config.model_config()
+        except PresetError as exc:
+            raise PresetError(f"{path}: {exc}") from None
     if config.degraded is None and config.recipe is None:
         config.recipe = TASK_RECIPES[config.task]
     if config.recipe:
         check_recipe(config.recipe)
-    if config.workers < 0:
-        raise PresetError(f"{path}: workers must be >= 0, got {config.workers}")
     if config.patch % 8 or config.patch < 16:
         raise PresetError(f"{path}: patch must be a multiple of 8 and at least 16, got {config.patch}")
     return config
@@ -171,10 +210,10 @@ def optimisation_step(model: MPRNet, optimizer: torch.optim.Optimizer, loss_fn: 
 
 
 def _save(path: Path, payload: dict) -> None:
-    """Write next to the target and rename, so a stop mid-write never leaves a broken checkpoint."""
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    """Write next to the target and rename, so a stop mid-write never leaves a broken checkpoint
+    (nor a partial temporary file: an error or Ctrl-C deletes it)."""
+    with atomic_output(path) as temp:
+        torch.save(payload, temp)
 
 
 def average_checkpoints(checkpoints: Sequence[str | Path], dest: str | Path, half: bool = True) -> Path:
@@ -212,6 +251,8 @@ class Trainer:
     def __init__(self, config: TrainConfig, log: TextIO | None = None) -> None:
         self.config = config
         self.log = log if log is not None else sys.stdout
+        if config.output.exists() and not config.output.is_dir():
+            raise InputError(f"{config.output}: the run folder is a file, not a folder")
         if config.threads:
             torch.set_num_threads(config.threads)
         cv2.setNumThreads(1)
