@@ -112,3 +112,50 @@ def test_a_bad_recipe_value_is_one_line_not_a_traceback(clean_dir, tiny_weights,
                      "--degrade", recipe, "--device", "cpu"]) == 1
         err = capsys.readouterr().err
         assert err.startswith(f"mprnet-vs: error: recipe '{recipe}': ") and err.count("\n") == 1
+
+
+def _strict_json(text: str) -> dict:
+    def refuse(constant: str) -> None:
+        raise ValueError(f"not JSON: {constant}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_json_of_an_identical_pair_is_valid_json(clean_dir, tmp_path, tiny_weights, capsys):
+    """Identical images have an infinite PSNR, which Python's json wrote as `Infinity`: not JSON
+    (jq and other parsers refuse it). It is null now."""
+    pairs = tmp_path / "pairs"
+    for sub in ("degraded", "clean"):
+        (pairs / sub).mkdir(parents=True)
+        write_rgb(pairs / sub / "c0.png", read_rgb(clean_dir / "c0.png"))
+    assert main(["evaluate", "--task", "denoise", "--weights", str(tiny_weights), "--pairs", str(pairs),
+                 "--device", "cpu", "--json"]) == 0
+    report = _strict_json(capsys.readouterr().out)
+    assert report["images"][0]["input"] == {"psnr": None, "ssim": pytest.approx(1.0), "psnr_y": None, "ssim_y": pytest.approx(1.0)}
+    assert report["mean"]["input"]["psnr"] is None and math.isfinite(report["mean"]["output"]["psnr"])
+
+
+def test_save_into_an_input_folder_is_refused(clean_dir, tmp_path, tiny_weights, capsys):
+    """--save in the --clean folder wrote NAME_degraded.png and NAME_restored.png among the clean
+    images: the input folder changed, and the next run scored them as clean images."""
+    clean = tmp_path / "clean"
+    clean.mkdir()
+    for p in clean_dir.iterdir():
+        (clean / p.name).write_bytes(p.read_bytes())
+    before = sorted(p.name for p in clean.iterdir())
+    assert main(["evaluate", "--task", "denoise", "--weights", str(tiny_weights), "--clean", str(clean),
+                 "--degrade", "noise:sigma=25", "--device", "cpu", "--save", str(clean)]) == 1
+    assert "--save is the input folder" in capsys.readouterr().err
+    assert sorted(p.name for p in clean.iterdir()) == before
+
+
+def test_a_negative_seed_is_a_usage_error_and_a_tiny_image_is_named(tmp_path, tiny_weights, capsys):
+    assert main(["evaluate", "--task", "denoise", "--weights", str(tiny_weights), "--clean", str(tmp_path),
+                 "--degrade", "noise", "--seed", "-1"]) == 2  # before: a numpy traceback
+    assert "--seed: must be a whole number >= 0" in capsys.readouterr().err
+    pairs = tmp_path / "pairs"
+    for sub in ("degraded", "clean"):
+        (pairs / sub).mkdir(parents=True)
+        write_rgb(pairs / sub / "small.png", np.full((8, 8, 3), 100, np.uint8))
+    assert main(["evaluate", "--task", "denoise", "--weights", str(tiny_weights), "--pairs", str(pairs), "--device", "cpu"]) == 1
+    assert capsys.readouterr().err == "mprnet-vs: error: small.png: SSIM needs images of at least 11x11 pixels, got 8x8\n"

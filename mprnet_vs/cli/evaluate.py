@@ -18,16 +18,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--clean", type=Path, metavar="DIR", help="clean images, degraded here by --degrade")
     parser.add_argument("--degrade", metavar="RECIPE",
                         help='degradation recipe for --clean, e.g. "noise:sigma=25", "rain", "blur" (see mprnet_vs.degrade)')
-    parser.add_argument("--seed", type=int, default=0, help="seed of the degradation (default 0)")
+    parser.add_argument("--seed", type=_seed, default=0, help="seed of the degradation (default 0)")
     parser.add_argument("--preset", help="engine preset (fast / balanced / quality or a YAML file)")
     parser.add_argument("--device", help="cpu, cuda or cuda:N (default: CUDA when available)")
     parser.add_argument("--save", type=Path, metavar="DIR", help="also write the degraded and restored images here")
     parser.add_argument("--json", action="store_true", help="print the scores as JSON instead of a table")
 
 
+def _seed(text: str) -> int:
+    if not text.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, got {text!r}")
+    return int(text)
+
+
 def run(args: argparse.Namespace) -> int:
     from ..engine import Restorer
     from ..errors import InputError
+    from ..safe_output import atomic_output, same_file
     from ..training.data import write_rgb
     from ..training.evaluate import evaluate, pairs_from_folders, pairs_from_recipe, table, to_json
 
@@ -41,12 +48,17 @@ def run(args: argparse.Namespace) -> int:
 
     on_image = None
     if args.save is not None:
+        inputs = [args.pairs / "degraded", args.pairs / "clean"] if args.pairs is not None else [args.clean]
+        for folder in inputs:  # the saved images would join the inputs of the next run
+            if same_file(args.save, folder):
+                raise InputError(f"{args.save}: --save is the input folder {folder}; choose another folder")
         args.save.mkdir(parents=True, exist_ok=True)
 
         def on_image(name, bad, restored):  # noqa: ANN001 - a local callback
             stem = Path(name).stem
-            write_rgb(args.save / f"{stem}_degraded.png", bad)
-            write_rgb(args.save / f"{stem}_restored.png", restored)
+            for kind, img in (("degraded", bad), ("restored", restored)):
+                with atomic_output(args.save / f"{stem}_{kind}.png") as temp:  # never a half-written PNG
+                    write_rgb(temp, img)
 
     scores = evaluate(restorer.restore, pairs, on_image)
     if args.json:

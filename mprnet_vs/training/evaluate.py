@@ -62,7 +62,10 @@ def evaluate(restore: Callable[[np.ndarray], np.ndarray], pairs: Iterable[Pair],
         restored = restore(bad)
         if on_image is not None:
             on_image(name, bad, restored)
-        scores.append(Score(name, measure(bad, good), measure(restored, good)))
+        try:
+            scores.append(Score(name, measure(bad, good), measure(restored, good)))
+        except InputError as exc:  # e.g. too small for SSIM's window: say which image
+            raise InputError(f"{name}: {exc}") from None
     if not scores:
         raise InputError("no images to evaluate")
     return scores
@@ -76,8 +79,16 @@ def mean_score(scores: list[Score]) -> Score:
                  {m: avg([s.output[m] for s in scores]) for m in METRICS})
 
 
+def _finite_or_none(value: object) -> object:
+    """JSON has no infinity: an identical pair's infinite PSNR is written as null."""
+    if isinstance(value, dict):
+        return {k: _finite_or_none(v) for k, v in value.items()}
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
 def to_json(scores: list[Score]) -> dict:
-    return {"images": [asdict(s) for s in scores], "mean": asdict(mean_score(scores))}
+    """The scores as plain JSON values (an infinite PSNR, of identical images, is null)."""
+    return {"images": [_finite_or_none(asdict(s)) for s in scores], "mean": _finite_or_none(asdict(mean_score(scores)))}
 
 
 def table(scores: list[Score]) -> str:
