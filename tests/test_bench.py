@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -63,3 +64,31 @@ def test_bench_command_reports_engine_and_released_way(tmp_path, tiny_weights, c
 def test_bench_rejects_bad_resolution(capsys):
     assert main(["bench", "--resolution", "huge"]) == 2
     assert "'huge' is neither" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("option", [["--reps", "0"], ["--warmup", "-1"], ["--video-frames", "0"], ["--resolution", "1x1"],
+                                    ["--json", "."], ["--json", "no/such/folder/b.json"]])
+def test_bench_refuses_bad_counts_sizes_and_json_paths_before_timing(option, tiny_weights, capsys):
+    """Before: --reps 0 was an IndexError and 1x1 a torch traceback after the model was built;
+    --json into a folder or a missing folder failed only after every measurement was taken."""
+    assert main(["bench", "--weights", str(tiny_weights), "--device", "cpu", *option]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"mprnet-vs bench: error: argument {option[0]}: ") and err.count("\n") == 1
+
+
+def test_bench_json_is_strict_json_and_written_whole(tmp_path, tiny_weights, monkeypatch, capsys):
+    """An engine output identical to the released way's has an infinite PSNR, which json.dumps
+    wrote as the non-JSON `Infinity`; it is null now."""
+    import mprnet_vs.bench.runner as runner
+
+    monkeypatch.setattr(runner, "psnr", lambda a, b: math.inf)
+    out = tmp_path / "bench.json"
+    assert main(["bench", "--task", "denoise", "--weights", str(tiny_weights), "--resolution", "16x16", "--reps", "1",
+                 "--warmup", "0", "--device", "cpu", "--precision", "fp32", "--json", str(out)]) == 0
+
+    def refuse(constant: str) -> None:
+        raise ValueError(f"not JSON: {constant}")
+
+    rows = json.loads(out.read_text(), parse_constant=refuse)["rows"]
+    assert [r["extra"].get("psnr_vs_released_fp32_db", "absent") for r in rows] == ["absent", None]
+    assert [p.name for p in tmp_path.iterdir()] == ["bench.json"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import tempfile
 import time
 from pathlib import Path
@@ -39,12 +40,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overlap", type=int, default=32)
     parser.add_argument("--device", default=None)
     parser.add_argument("--compile", action="store_true", help="torch.compile the model")
-    parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--warmup", type=_count(0), default=2)
+    parser.add_argument("--reps", type=_count(1), default=5)
     parser.add_argument("--no-released", action="store_true", help="skip the released-way comparison")
     parser.add_argument("--video", action="store_true", help="also time the video pipeline end to end")
-    parser.add_argument("--video-frames", type=int, default=24)
-    parser.add_argument("--json", type=Path, help="write every measurement to this JSON file")
+    parser.add_argument("--video-frames", type=_count(1), default=24)
+    parser.add_argument("--json", type=_json_path, help="write every measurement to this JSON file")
+
+
+def _count(lowest: int):
+    """An argparse type: a whole number >= ``lowest``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = lowest - 1
+        if value < lowest:
+            raise argparse.ArgumentTypeError(f"must be a whole number >= {lowest}, got {text!r}")
+        return value
+
+    return parse
+
+
+def _json_path(text: str) -> Path:
+    """Checked before the timing starts, not after it."""
+    path = Path(text)
+    if path.is_dir() or not path.parent.is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: must name a file in an existing folder")
+    return path
 
 
 def _resolution(text: str) -> str:
@@ -55,6 +79,8 @@ def _resolution(text: str) -> str:
     width, sep, height = text.lower().partition("x")
     if not (sep and width.isdigit() and height.isdigit() and int(width) > 0 and int(height) > 0):
         raise argparse.ArgumentTypeError(f"{text!r} is neither one of {', '.join(RESOLUTIONS)} nor WIDTHxHEIGHT")
+    if min(int(width), int(height)) < 8:  # the released way pads to a multiple of 8 by reflection
+        raise argparse.ArgumentTypeError(f"{text!r}: width and height must be at least 8 pixels")
     return f"{int(width)}x{int(height)}"
 
 
@@ -83,6 +109,7 @@ def _weights_path(args: argparse.Namespace, scratch: Path) -> tuple[Path, str]:
 
 def run(args: argparse.Namespace) -> int:
     from ..bench.runner import measure_engine, measure_released_way, psnr
+    from ..safe_output import atomic_output
 
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
@@ -119,8 +146,17 @@ def run(args: argparse.Namespace) -> int:
     print(f"device: {device_name(device)} ({device}); torch {torch.__version__}; model: {origin}")
     if args.json:
         payload = {"device": device_name(device), "torch": torch.__version__, "weights": origin, "rows": [r.as_dict() for r in rows]}
-        args.json.write_text(json.dumps(payload, indent=2))
+        with atomic_output(args.json) as temp:  # JSON has no infinity (identical outputs: PSNR inf): null
+            temp.write_text(json.dumps(_finite_or_none(payload), indent=2))
     return 0
+
+
+def _finite_or_none(value):  # noqa: ANN001, ANN202 - JSON values
+    if isinstance(value, dict):
+        return {k: _finite_or_none(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite_or_none(v) for v in value]
+    return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
 def rows_released(rows: list, resolution: str, stages: int) -> float | None:
