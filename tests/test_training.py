@@ -388,3 +388,16 @@ def test_a_run_folder_that_is_a_file_is_named(photos, tmp_path, capsys):
     assert main(["train", "--config", str(TINY_YAML), "--data", str(photos), "--output", str(taken), "--device", "cpu"]) == 1
     assert capsys.readouterr().err == f"mprnet-vs: error: {taken}: the run folder is a file, not a folder\n"
     assert taken.read_text() == "not a folder"
+
+
+def test_hidden_files_in_a_data_folder_are_skipped(photos, tmp_path, capsys):
+    """A folder copied from a Mac holds a '._NAME.png' companion of each photo (not an image):
+    training failed on it, while restore skips hidden files."""
+    data = tmp_path / "data"
+    data.mkdir()
+    for p in photos.iterdir():
+        (data / p.name).write_bytes(p.read_bytes())
+        (data / f"._{p.name}").write_bytes(b"\x00\x05\x16\x07AppleDouble")
+    assert main(["train", "--config", str(TINY_YAML), "--data", str(data), "--output", str(tmp_path / "run"),
+                 "--iterations", "1", "--device", "cpu"]) == 0
+    assert "done" in capsys.readouterr().out

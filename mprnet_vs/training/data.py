@@ -44,10 +44,13 @@ def write_rgb(path: str | Path, img: np.ndarray) -> None:
 
 
 def list_images(folder: str | Path) -> list[Path]:
+    """The images of a folder by extension; hidden files (macOS's ``._NAME.png`` companions,
+    partial outputs) are skipped, as ``mprnet-vs restore`` skips them."""
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError(f"{folder}: not a folder of images")
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    files = sorted(p for p in folder.iterdir()
+                   if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".") and p.is_file())
     if not files:
         raise InputError(f"{folder}: holds no images ({', '.join(IMAGE_SUFFIXES)})")
     return files
