@@ -28,7 +28,8 @@ Ranges
 
 A recipe may set a value outside the drawn range, within what the degradation can do (anything
 else is an InputError naming the recipe and the key): rain density 0-1, angle -90..90, length
-1-100, width 1-10, brightness 0-1, blur 0-10; blur length 1-25, angle -360..360, noise 0-255,
+1-100, width 1-10, brightness 0-1, blur 0-10; blur length 1-101 (longer than the drawn
+range, for stress tests), angle -360..360, noise 0-255,
 max_length 3-25; noise sigma 0-255, peak 1-1e6.
 """
 
@@ -45,6 +46,7 @@ from .errors import InputError
 
 Seed = int | np.random.Generator | None
 MAX_KERNEL = 25
+MAX_SET_LENGTH = 101  # a blur length set by a recipe may exceed the drawn range
 
 
 def _rng(seed: Seed) -> np.random.Generator:
@@ -241,7 +243,7 @@ _RENAME = {"rain": {"width": "width_px"}}
 LIMITS: dict[str, dict[str, tuple[float, float]]] = {
     "rain": {"density": (0.0, 1.0), "angle": (-90.0, 90.0), "length": (1.0, 100.0), "width": (1.0, 10.0),
              "brightness": (0.0, 1.0), "blur": (0.0, 10.0)},
-    "blur": {"length": (1.0, MAX_KERNEL), "angle": (-360.0, 360.0), "noise": (0.0, 255.0), "max_length": (3.0, MAX_KERNEL)},
+    "blur": {"length": (1.0, MAX_SET_LENGTH), "angle": (-360.0, 360.0), "noise": (0.0, 255.0), "max_length": (3.0, MAX_KERNEL)},
     "noise": {"sigma": (0.0, 255.0), "peak": (1.0, 1e6)},
 }
 

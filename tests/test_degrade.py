@@ -136,3 +136,12 @@ def test_out_of_range_non_numeric_and_repeated_recipe_values_are_named(recipe, k
     with pytest.raises(InputError, match=rf"recipe '{recipe}': {key}\b"):
         dg.check_recipe(recipe)
     assert dg.check_recipe("rain:width=3,length=26") == "rain:width=3,length=26"  # in range: accepted
+
+
+def test_a_set_blur_length_may_exceed_the_drawn_range():
+    """Stress tests with longer blurs than training draws stay possible (the linear kernel grows to fit)."""
+    long = dg.degrade(photo(), "blur:kind=linear,length=41,angle=0,noise=0", 3)
+    medium = dg.degrade(photo(), "blur:kind=linear,length=25,angle=0,noise=0", 3)
+    assert np.abs(np.diff(long, axis=1)).mean() < np.abs(np.diff(medium, axis=1)).mean()
+    with pytest.raises(InputError, match="length"):
+        dg.check_recipe("blur:length=500")
