@@ -204,7 +204,7 @@ def _pick(preset_file_: PresetFile, profile: str | None) -> Settings:
     return preset_file_.profiles[name]
 
 
-def _split_path(preset: str) -> tuple[str, str | None] | None:
+def split_preset_path(preset: str) -> tuple[str, str | None] | None:
     """``"file.yaml"`` -> (file, None); ``"file.yaml:fast"`` -> (file, "fast"); else None."""
     head, sep, tail = preset.rpartition(":")
     if sep and head.lower().endswith(YAML_SUFFIXES) and tail and "/" not in tail and os.sep not in tail:
@@ -226,7 +226,7 @@ def resolve(task: str | None, preset: str | os.PathLike | None = None) -> Settin
     if preset is not None and not isinstance(preset, str):
         raise PresetError(f"preset must be a profile name or a YAML file path, got {type(preset).__name__}")
     if preset is not None:
-        split = _split_path(preset)
+        split = split_preset_path(preset)
         if split is not None:
             path, profile = split
             return _pick(load_file(path), profile)

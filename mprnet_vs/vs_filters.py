@@ -40,7 +40,7 @@ import torch
 import vapoursynth as vs
 
 from .errors import MprnetError
-from .presets import _split_path as presets_split_path
+from .presets import split_preset_path as presets_split_path
 from .vs_source import caller_path, check_complete, looked_in, source_problem
 from .vs_formats import check_clip, check_conversion, color_info, from_engine_rgb, parse_matrix, to_engine_rgb
 

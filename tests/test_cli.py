@@ -173,6 +173,15 @@ def test_presets_command_lists_profiles(capsys) -> None:
     assert "derain" not in capsys.readouterr().out
 
 
+def test_presets_command_takes_a_file_and_profile_as_preset_does(capsys) -> None:
+    deblur = Path(__file__).resolve().parent.parent / "presets" / "deblur.yaml"
+    assert main(["presets", f"{deblur}:fast"]) == 0
+    out = capsys.readouterr().out
+    assert "fast" in out and "stages 1" in out and "quality" not in out
+    assert main(["presets", f"{deblur}:nope"]) == 2
+    assert "unknown profile 'nope'; profiles: fast, balanced, quality" in capsys.readouterr().err
+
+
 def test_progress_draws_only_on_a_terminal() -> None:
     class Terminal(io.StringIO):
         def isatty(self) -> bool:

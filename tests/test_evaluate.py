@@ -159,3 +159,23 @@ def test_a_negative_seed_is_a_usage_error_and_a_tiny_image_is_named(tmp_path, ti
         write_rgb(pairs / sub / "small.png", np.full((8, 8, 3), 100, np.uint8))
     assert main(["evaluate", "--task", "denoise", "--weights", str(tiny_weights), "--pairs", str(pairs), "--device", "cpu"]) == 1
     assert capsys.readouterr().err == "mprnet-vs: error: small.png: SSIM needs images of at least 11x11 pixels, got 8x8\n"
+
+
+def test_unpaired_clean_images_are_named_and_saved_names_never_collide(clean_dir, tmp_path, tiny_weights, capsys):
+    """The mean covers the degraded images only, so the clean ones left out are listed; a.png and a.jpg
+    each keep their saved images."""
+    pairs = tmp_path / "pairs"
+    for sub in ("degraded", "clean"):
+        (pairs / sub).mkdir(parents=True)
+    img = read_rgb(clean_dir / "c0.png")
+    for name in ("a.png", "a.bmp"):
+        write_rgb(pairs / "clean" / name, img)
+        write_rgb(pairs / "degraded" / name, to_uint8(degrade(img, "noise:sigma=20", 0)))
+    write_rgb(pairs / "clean" / "lonely.png", img)
+    save = tmp_path / "saved"
+    assert main(["evaluate", "--task", "denoise", "--weights", str(tiny_weights), "--pairs", str(pairs),
+                 "--save", str(save), "--device", "cpu", "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert [row["name"] for row in json.loads(out)["images"]] == ["a.bmp", "a.png"]
+    assert "1 clean image(s)" in err and "lonely.png" in err and "not scored" in err
+    assert sorted(p.name for p in save.iterdir()) == ["a_degraded.png", "a_png_degraded.png", "a_png_restored.png", "a_restored.png"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from ..weights import TASKS
@@ -54,12 +55,19 @@ def run(args: argparse.Namespace) -> int:
                 raise InputError(f"{args.save}: --save is the input folder {folder}; choose another folder")
         args.save.mkdir(parents=True, exist_ok=True)
 
+        used: set[str] = set()
+
         def on_image(name, bad, restored):  # noqa: ANN001 - a local callback
             stem = Path(name).stem
+            if stem in used:  # a.png and a.jpg: a_jpg_restored.png, not a second a_restored.png
+                stem = name.replace(".", "_")
+            used.add(stem)
             for kind, img in (("degraded", bad), ("restored", restored)):
                 with atomic_output(args.save / f"{stem}_{kind}.png") as temp:  # never a half-written PNG
                     write_rgb(temp, img)
 
+    if args.pairs is not None:
+        _note_unpaired(args.pairs / "degraded", args.pairs / "clean")
     scores = evaluate(restorer.restore, pairs, on_image)
     if args.json:
         print(json.dumps({"task": args.task, "weights": str(restorer.checkpoint or ""),
@@ -69,3 +77,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"task {args.task}, weights {restorer.checkpoint}")
         print(table(scores))
     return 0
+
+
+def _note_unpaired(degraded: Path, clean: Path) -> None:
+    """The mean covers the degraded images only: say which clean ones it leaves out."""
+    from ..training.data import list_images
+
+    names = {p.name for p in list_images(degraded)}
+    alone = sorted(p.name for p in list_images(clean) if p.name not in names)
+    if alone:
+        shown = ", ".join(alone[:5]) + (f" and {len(alone) - 5} more" if len(alone) > 5 else "")
+        print(f"note: {len(alone)} clean image(s) in {clean} have no degraded image of the same name and are not scored: {shown}",
+              file=sys.stderr)

@@ -31,13 +31,16 @@ def _rows(profiles: dict[str, dict[str, Any]]) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     if args.file:
+        path, profile = presets.split_preset_path(args.file) or (args.file, None)  # FILE.yaml:PROFILE as --preset takes it
         try:
-            loaded = presets.load_file(args.file)
+            loaded = presets.load_file(path)
+            if profile is not None:
+                presets.resolve(None, args.file)  # an unknown profile is named with the file's profiles
         except PresetError as exc:
             raise UsageError(str(exc)) from None
         profiles = {
             name: {**settings.as_dict(), "description": settings.description, "default": name == loaded.default}
-            for name, settings in loaded.profiles.items()
+            for name, settings in loaded.profiles.items() if profile is None or name == profile
         }
         print(f"{loaded.path}{' (task ' + loaded.task + ')' if loaded.task else ''}")
         print("\n".join(_rows(profiles)))
