@@ -359,6 +359,8 @@ def test_export_to_a_folder_the_runs_checkpoint_or_the_init_file_is_refused_befo
     assert "refusing to overwrite" in capsys.readouterr().err and not run.exists()
     assert main(command + ["--init", str(init), "--export", str(init)]) == 1
     assert "refusing to overwrite" in capsys.readouterr().err and init.read_bytes() == tiny_weights.read_bytes()
+    assert main(command + ["--export", str(init / "inside" / "x.pth")]) == 1  # below a file
+    assert f"{init} is a file, not a folder" in capsys.readouterr().err and not run.exists()
 
 
 def test_an_interrupted_checkpoint_save_leaves_the_previous_one_and_no_partial_file(photos, tmp_path, monkeypatch):

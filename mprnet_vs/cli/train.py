@@ -38,6 +38,9 @@ def run(args: argparse.Namespace) -> int:
     if args.export is not None:  # found now, not after hours of training
         if args.export.is_dir():
             raise InputError(f"{args.export}: --export names a folder; give the path of the file to write")
+        blocking = next((p for p in args.export.parents if p.exists()), None)
+        if blocking is not None and not blocking.is_dir():
+            raise InputError(f"{args.export}: cannot be written, {blocking} is a file, not a folder")
         # the fp16 copy has no optimizer state: written over last.pth it would end the run's resumability
         refuse_inputs(args.export, [config.output / LAST, *([config.init] if config.init else [])])
     trainer = Trainer(config)
