@@ -195,7 +195,9 @@ def load_file(path: str | os.PathLike) -> PresetFile:
     return PresetFile(path=path, task=task, default=default, profiles=profiles)
 
 
-def _pick(preset_file_: PresetFile, profile: str | None) -> Settings:
+def pick_profile(preset_file_: PresetFile, profile: str | None) -> Settings:
+    """The profile ``profile`` of a loaded preset file (its default for None); PresetError naming
+    the file and its profiles otherwise."""
     name = preset_file_.default if profile is None else profile
     if name not in preset_file_.profiles:
         raise PresetError(
@@ -229,13 +231,13 @@ def resolve(task: str | None, preset: str | os.PathLike | None = None) -> Settin
         split = split_preset_path(preset)
         if split is not None:
             path, profile = split
-            return _pick(load_file(path), profile)
+            return pick_profile(load_file(path), profile)
     if task is None:
         name = preset or DEFAULT_PROFILE
         if name not in BUILTIN_PROFILES:
             raise PresetError(f"unknown profile {name!r}; profiles: {', '.join(BUILTIN_PROFILES)} (or a .yaml path)")
         return BUILTIN_PROFILES[name]
-    return _pick(load_file(preset_file(task)), preset)
+    return pick_profile(load_file(preset_file(task)), preset)
 
 
 def available() -> dict[str, list[str]]:

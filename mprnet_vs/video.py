@@ -46,6 +46,7 @@ from .video_encoder import (
     pick_pix_fmt,
 )
 from .video_input import (
+    close_quietly,
     DECODE_ORDER_FORMATS,
     DecodeLog,
     Timing,
@@ -328,7 +329,7 @@ def _open_source(path: Path) -> _Source:
         cause = log.problem()
         raise InputError(f"{path}: no video frames could be decoded{' (' + cause + ')' if cause else ''}")
     except BaseException:
-        _close_quietly(container)
+        close_quietly(container)
         raise
 
 
@@ -434,7 +435,7 @@ def restore_video(
         with atomic_output(target) as temp:
             _write(opened, conversion, temp, restorer, options, opts, progress, report)
     finally:
-        _close_quietly(opened.container)
+        close_quietly(opened.container)
     report.seconds = time.monotonic() - started
     return report
 
@@ -478,11 +479,11 @@ def _write(source: _Source, conversion: _Conversion, temp: Path, restorer: Any, 
         output.close()
     except av.error.FFmpegError as exc:  # encoding or writing failed (disk full, muxer refusal, ...)
         pipeline.shutdown()
-        _close_quietly(output)
+        close_quietly(output)
         raise InputError(f"{target}: encoding or writing failed ({describe_error(exc)})") from None
     except BaseException:
         pipeline.shutdown()
-        _close_quietly(output)
+        close_quietly(output)
         raise
     report.frames = pipeline.written
     if conversion.reader.resized:
@@ -512,8 +513,3 @@ def _verify(temp: Path, written: int, target: Path) -> None:
         raise InputError(f"{target}: {written} frames were encoded but {packets} read back")
 
 
-def _close_quietly(container: Any) -> None:
-    try:
-        container.close()
-    except Exception:  # noqa: BLE001, S110 - closing after a failure must not mask it
-        pass

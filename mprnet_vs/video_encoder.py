@@ -27,7 +27,7 @@ import numpy as np
 from .colour import RANGE_FULL, ColourTags, FrameWriter, PixelLayout, interpret, layout
 from .errors import InputError, MprnetError
 from .video_copy import fresh_metadata
-from .video_input import describe_error, ffmpeg_reasons
+from .video_input import close_quietly, describe_error, ffmpeg_reasons
 
 DEFAULT_CODEC = "libx264"
 DEFAULT_CRF = 16
@@ -238,10 +238,7 @@ def output_format(suffix: str) -> str | None:
         except Exception:  # noqa: BLE001 - no muxer for this extension
             return None
         name = probe.format.name
-        try:
-            probe.close()
-        except Exception:  # noqa: BLE001, S110 - an empty file that cannot be finished is no matter
-            pass
+        close_quietly(probe)  # an empty file that cannot be finished is no matter
         return name
 
 
@@ -250,10 +247,7 @@ def container_codec(format_name: str) -> str | None:
     """The encoder FFmpeg would use for video in ``format_name`` files, if this FFmpeg has one."""
     probe = av.open(BytesIO(), "w", format=format_name)
     name = probe.default_video_codec
-    try:
-        probe.close()
-    except Exception:  # noqa: BLE001, S110 - nothing was written
-        pass
+    close_quietly(probe)  # nothing was written
     name = CONTAINER_ENCODERS.get(name, name)
     try:
         return _codec(name).name
@@ -295,10 +289,7 @@ def _mux_failure(format_name: str, codec: str, opts: tuple[tuple[str, str], ...]
             return "header", describe_error(exc)
         return None
     finally:
-        try:
-            probe.close()
-        except Exception:  # noqa: BLE001, S110 - a frameless test file need not finish cleanly
-            pass
+        close_quietly(probe)  # a frameless test file need not finish cleanly
 
 
 @lru_cache(maxsize=None)

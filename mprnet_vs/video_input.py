@@ -40,6 +40,15 @@ def describe_error(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def close_quietly(container: Any) -> None:
+    """Close a container whose error, if any, must not mask the one being reported (or that
+    cannot be finished, like an empty probe file)."""
+    try:
+        container.close()
+    except Exception:  # noqa: BLE001, S110 - closing after a failure must not mask it
+        pass
+
+
 @contextmanager
 def ffmpeg_reasons() -> Iterator[None]:
     """Attach FFmpeg's own error line to the exception (``exc.log``) instead of printing it:

@@ -10,6 +10,7 @@ from pathlib import Path
 import vapoursynth as vs
 
 from .errors import InputError
+from .safe_output import same_file
 from .video_input import announced_frames, main_video_stream, open_input
 
 
@@ -28,21 +29,14 @@ def caller_path(text: str, name: str, key: str) -> str:
     if not caller or not (Path(caller) / path).exists():
         return str(path)
     found, here = Path(caller) / path, Path.cwd() / path
-    if here.exists() and not _same_file(found, here):
+    if here.exists() and not same_file(found, here):
         raise vs.Error(
             f"{name}: {key}={text}: ambiguous relative path, both {found} ($PWD) and {here} (the script's folder) "
             "exist; give an absolute path"
         )
-    if not _same_file(Path(caller), Path.cwd()):
+    if not same_file(Path(caller), Path.cwd()):
         vs.core.log_message(vs.MESSAGE_TYPE_INFORMATION, f"{name}: {key}={text} is {os.path.abspath(found)}")
     return str(found)
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return False
 
 
 def looked_in(text: str) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import tempfile
 import time
 from pathlib import Path
@@ -16,6 +15,7 @@ from .. import weights as weights_mod
 from ..engine import Restorer
 from ..engine.devices import device_name
 from ..model import PUBLISHED_CONFIGS, MPRNet
+from . import at_least
 
 DEFAULT_4K_TILE = 1024
 
@@ -40,27 +40,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overlap", type=int, default=32)
     parser.add_argument("--device", default=None)
     parser.add_argument("--compile", action="store_true", help="torch.compile the model")
-    parser.add_argument("--warmup", type=_count(0), default=2)
-    parser.add_argument("--reps", type=_count(1), default=5)
+    parser.add_argument("--warmup", type=at_least(0), default=2)
+    parser.add_argument("--reps", type=at_least(1), default=5)
     parser.add_argument("--no-released", action="store_true", help="skip the released-way comparison")
     parser.add_argument("--video", action="store_true", help="also time the video pipeline end to end")
-    parser.add_argument("--video-frames", type=_count(1), default=24)
+    parser.add_argument("--video-frames", type=at_least(1), default=24)
     parser.add_argument("--json", type=_json_path, help="write every measurement to this JSON file")
-
-
-def _count(lowest: int):
-    """An argparse type: a whole number >= ``lowest``."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = lowest - 1
-        if value < lowest:
-            raise argparse.ArgumentTypeError(f"must be a whole number >= {lowest}, got {text!r}")
-        return value
-
-    return parse
 
 
 def _json_path(text: str) -> Path:
@@ -110,6 +95,7 @@ def _weights_path(args: argparse.Namespace, scratch: Path) -> tuple[Path, str]:
 def run(args: argparse.Namespace) -> int:
     from ..bench.runner import measure_engine, measure_released_way, psnr
     from ..safe_output import atomic_output
+    from ..training.metrics import finite_or_none
 
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
@@ -147,16 +133,8 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         payload = {"device": device_name(device), "torch": torch.__version__, "weights": origin, "rows": [r.as_dict() for r in rows]}
         with atomic_output(args.json) as temp:  # JSON has no infinity (identical outputs: PSNR inf): null
-            temp.write_text(json.dumps(_finite_or_none(payload), indent=2))
+            temp.write_text(json.dumps(finite_or_none(payload), indent=2))
     return 0
-
-
-def _finite_or_none(value):  # noqa: ANN001, ANN202 - JSON values
-    if isinstance(value, dict):
-        return {k: _finite_or_none(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite_or_none(v) for v in value]
-    return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
 def rows_released(rows: list, resolution: str, stages: int) -> float | None:

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from ..weights import TASKS
+from . import at_least
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -19,17 +20,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--clean", type=Path, metavar="DIR", help="clean images, degraded here by --degrade")
     parser.add_argument("--degrade", metavar="RECIPE",
                         help='degradation recipe for --clean, e.g. "noise:sigma=25", "rain", "blur" (see mprnet_vs.degrade)')
-    parser.add_argument("--seed", type=_seed, default=0, help="seed of the degradation (default 0)")
+    parser.add_argument("--seed", type=at_least(0), default=0, help="seed of the degradation (default 0)")
     parser.add_argument("--preset", help="engine preset (fast / balanced / quality or a YAML file)")
     parser.add_argument("--device", help="cpu, cuda or cuda:N (default: CUDA when available)")
     parser.add_argument("--save", type=Path, metavar="DIR", help="also write the degraded and restored images here")
     parser.add_argument("--json", action="store_true", help="print the scores as JSON instead of a table")
-
-
-def _seed(text: str) -> int:
-    if not text.strip().isdigit():
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, got {text!r}")
-    return int(text)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             loaded = presets.load_file(path)
             if profile is not None:
-                presets.resolve(None, args.file)  # an unknown profile is named with the file's profiles
+                presets.pick_profile(loaded, profile)  # an unknown profile is named with the file's profiles
         except PresetError as exc:
             raise UsageError(str(exc)) from None
         profiles = {

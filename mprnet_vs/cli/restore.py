@@ -26,6 +26,7 @@ from ..safe_output import is_temp_file, same_file
 from ..video import DEFAULT_CODEC, DEFAULT_CRF, UsageError, VideoOptions, check_settings, estimate_frames, restore_video
 from ..video_encoder import output_format
 from ..weights import TASKS
+from . import at_least
 
 VIDEO_SUFFIXES = (
     ".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".wmv", ".asf", ".flv", ".ts", ".mts", ".m2ts",
@@ -48,19 +49,6 @@ def _tile(text: str) -> int | str:
     return value
 
 
-def _at_least(minimum: int):  # noqa: ANN202
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be >= {minimum}")
-        return value
-
-    return parse
-
-
 def _key_value(text: str) -> tuple[str, str]:
     key, sep, value = text.partition("=")
     if not sep or not key.strip():
@@ -78,8 +66,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--preset", metavar="NAME|FILE", help="profile (fast, balanced, quality) or a preset YAML file")
     model.add_argument("--stages", type=int, choices=(1, 2, 3), help="stages to run (3 = the paper's output)")
     model.add_argument("--tile", type=_tile, metavar="N|auto", help="tile side in pixels, 0 = whole frame, auto = fit memory")
-    model.add_argument("--overlap", type=_at_least(0), metavar="N", help="pixels shared by neighbouring tiles")
-    model.add_argument("--batch", type=_at_least(1), metavar="N", help="frames (or tiles) per forward pass")
+    model.add_argument("--overlap", type=at_least(0), metavar="N", help="pixels shared by neighbouring tiles")
+    model.add_argument("--batch", type=at_least(1), metavar="N", help="frames (or tiles) per forward pass")
     model.add_argument("--precision", choices=presets.PRECISIONS, help="compute precision")
     model.add_argument("--device", metavar="DEVICE", help="cpu, cuda or cuda:N (default: CUDA when available)")
     model.add_argument("--compile", action="store_true", help="run the model through torch.compile")
@@ -87,7 +75,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     video.add_argument("--codec", metavar="NAME",
                        help=f"video encoder (default {DEFAULT_CODEC}, or the output container's own where it cannot hold it: VP9 for .webm)")
     video.add_argument("--pix-fmt", metavar="NAME", help="pixel format (default: the input's bit depth and chroma)")
-    video.add_argument("--crf", type=_at_least(0), metavar="N", help=f"constant quality (default {DEFAULT_CRF} where the encoder has it)")
+    video.add_argument("--crf", type=at_least(0), metavar="N", help=f"constant quality (default {DEFAULT_CRF} where the encoder has it)")
     video.add_argument("--encoder-opt", action="append", type=_key_value, default=[], metavar="KEY=VALUE",
                        help="encoder option, repeatable (e.g. preset=slow, tune=film)")
     parser.add_argument("--overwrite", action="store_true", help="replace outputs that exist (default: skip them)")

@@ -13,7 +13,7 @@ import numpy as np
 from ..degrade import check_recipe, degrade, to_uint8
 from ..errors import InputError
 from .data import list_images, read_rgb
-from .metrics import psnr, ssim
+from .metrics import finite_or_none, psnr, ssim
 
 Pair = tuple[str, np.ndarray, np.ndarray]  # name, degraded uint8, clean uint8
 METRICS = ("psnr", "ssim", "psnr_y", "ssim_y")
@@ -79,16 +79,9 @@ def mean_score(scores: list[Score]) -> Score:
                  {m: avg([s.output[m] for s in scores]) for m in METRICS})
 
 
-def _finite_or_none(value: object) -> object:
-    """JSON has no infinity: an identical pair's infinite PSNR is written as null."""
-    if isinstance(value, dict):
-        return {k: _finite_or_none(v) for k, v in value.items()}
-    return None if isinstance(value, float) and not math.isfinite(value) else value
-
-
 def to_json(scores: list[Score]) -> dict:
     """The scores as plain JSON values (an infinite PSNR, of identical images, is null)."""
-    return {"images": [_finite_or_none(asdict(s)) for s in scores], "mean": _finite_or_none(asdict(mean_score(scores)))}
+    return {"images": [finite_or_none(asdict(s)) for s in scores], "mean": finite_or_none(asdict(mean_score(scores)))}
 
 
 def table(scores: list[Score]) -> str:

@@ -23,7 +23,7 @@ import torch
 from ..errors import InputError
 from ..model import MPRNet, MPRNetConfig
 from ..weights import load_model
-from .trainer import _save
+from .trainer import save_checkpoint
 
 GROWABLE = ("n_feat", "scale_unetfeats", "scale_orsnetfeats", "num_cab")
 _CONCATS = ("concat12.weight", "concat23.weight")
@@ -103,5 +103,5 @@ def grow_checkpoint(source: str | Path, dest: str | Path, seed: int = 0, **width
     grown = grow_model(model, config, seed)
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    _save(dest, {"state_dict": grown.state_dict(), "epoch": 0, "optimizer": {}})
+    save_checkpoint(dest, {"state_dict": grown.state_dict(), "epoch": 0, "optimizer": {}})
     return dest

@@ -11,6 +11,16 @@ import numpy as np
 from ..errors import InputError
 
 
+def finite_or_none(value: object) -> object:
+    """``value`` (nested dicts and lists) with every infinite or NaN float made None: JSON has no
+    infinity, and the PSNR of identical images is one."""
+    if isinstance(value, dict):
+        return {k: finite_or_none(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [finite_or_none(v) for v in value]
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
 def to_y(img: np.ndarray) -> np.ndarray:
     """BT.601 luma of an HxWx3 RGB uint8 image, as float64 in 8-bit units (16-235)."""
     rgb = img.astype(np.float64) / 255.0

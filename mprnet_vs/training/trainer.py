@@ -209,7 +209,7 @@ def optimisation_step(model: MPRNet, optimizer: torch.optim.Optimizer, loss_fn: 
     return float(loss.detach())
 
 
-def _save(path: Path, payload: dict) -> None:
+def save_checkpoint(path: Path, payload: dict) -> None:
     """Write next to the target and rename, so a stop mid-write never leaves a broken checkpoint
     (nor a partial temporary file: an error or Ctrl-C deletes it)."""
     with atomic_output(path) as temp:
@@ -238,7 +238,7 @@ def average_checkpoints(checkpoints: Sequence[str | Path], dest: str | Path, hal
     epoch = max(int(raw.get("epoch", 0)) for raw in raws)
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    _save(dest, {"state_dict": state, "epoch": epoch, "optimizer": {}})
+    save_checkpoint(dest, {"state_dict": state, "epoch": epoch, "optimizer": {}})
     return dest
 
 
@@ -300,7 +300,7 @@ class Trainer:
         print(f"resuming {self.last_path} at iteration {self.iteration}", file=self.log, flush=True)
 
     def save(self) -> Path:
-        _save(self.last_path, {
+        save_checkpoint(self.last_path, {
             "state_dict": {k: v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()},
             "epoch": self.iteration,
             "iteration": self.iteration,
