@@ -6,12 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from .clips import DEFAULT_PHOTO, pan, read_rgb, read_rgb_frames, write_lossless
 from .degrade import degrade, to_uint8
 from .engine import Restorer
+from .safe_output import atomic_output
+from .training.data import write_rgb
 from .training.metrics import psnr
 from .video import VideoOptions, restore_video
 
@@ -53,14 +54,16 @@ def run_demo(
     restored = out_dir / "restored.mkv"
     for stale in (degraded, restored):
         stale.unlink(missing_ok=True)
-    write_lossless(degraded, degraded_frames)
+    with atomic_output(degraded) as temp:  # interrupted, it leaves no half clip
+        write_lossless(temp, degraded_frames)
     report = restore_video(degraded, restored, restorer, VideoOptions(codec="ffv1", pix_fmt="bgr0"))
     restored_frames = read_rgb_frames(restored)
 
     middle = frames // 2
     side = out_dir / "side_by_side.png"
     row = np.concatenate([clean[middle], degraded_frames[middle], restored_frames[middle]], axis=1)
-    cv2.imwrite(str(side), cv2.cvtColor(row, cv2.COLOR_RGB2BGR))
+    with atomic_output(side) as temp:
+        write_rgb(temp, row)
     return DemoResult(
         degraded=degraded,
         restored=restored,

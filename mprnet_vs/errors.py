@@ -17,6 +17,13 @@ class InputError(MprnetError):
     """An image, frame or file given to the engine or a front end cannot be processed."""
 
 
+class UsageError(MprnetError):
+    """Settings that can never work (unknown codec, option or pixel format, clashing options or
+    paths): the command line exits with code 2 for these, as for argparse's own usage errors."""
+
+    exit_code = 2
+
+
 class MissingDependency(MprnetError):
     """A library that one part needs (PyAV for video, VapourSynth for the filters) is not installed."""
 

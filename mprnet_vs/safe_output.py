@@ -15,7 +15,7 @@ import secrets
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from .errors import InputError
+from .errors import InputError, MprnetError
 
 TEMP_MARK = ".mprnet-part-"
 
@@ -47,11 +47,12 @@ def same_file(a: Path, b: Path) -> bool:
         return False
 
 
-def refuse_inputs(target: Path, inputs: Iterable[Path]) -> None:
-    """InputError if ``target`` resolves to one of ``inputs`` -- an input is never overwritten."""
+def refuse_inputs(target: Path, inputs: Iterable[Path], error: type[MprnetError] = InputError) -> None:
+    """``error`` if ``target`` resolves to one of ``inputs`` -- an input is never overwritten
+    (a command line passes UsageError: the paths it was given clash)."""
     for source in inputs:
         if same_file(target, source):
-            raise InputError(f"{target}: output is the input file {source}; refusing to overwrite an input")
+            raise error(f"{target}: output is the input file {source}; refusing to overwrite an input")
 
 
 def _fsync(path: Path) -> None:

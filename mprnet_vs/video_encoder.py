@@ -25,7 +25,7 @@ import av.error
 import numpy as np
 
 from .colour import RANGE_FULL, ColourTags, FrameWriter, PixelLayout, interpret, layout
-from .errors import InputError, MprnetError
+from .errors import InputError, UsageError
 from .video_copy import fresh_metadata
 from .video_input import close_quietly, describe_error, ffmpeg_reasons
 
@@ -40,13 +40,6 @@ RATE_CONTROL_OPTIONS = frozenset({"crf", "qp", "b", "lossless", "global_quality"
 RATE_CONTROL_PARAMS = frozenset({"crf", "qp", "bitrate", "lossless", "tbr", "rc"})
 # Encoders where crf with a bitrate is one mode (constrained quality), not a clash.
 CRF_WITH_BITRATE_CAP = frozenset({"libvpx", "libvpx-vp9", "libaom-av1"})
-
-
-class UsageError(MprnetError):
-    """Settings that can never work (unknown codec, option or pixel format, clashing paths):
-    the command line exits with code 2 for these."""
-
-    exit_code = 2
 
 
 @dataclass

@@ -63,11 +63,12 @@ def test_bench_command_reports_engine_and_released_way(tmp_path, tiny_weights, c
 
 def test_bench_rejects_bad_resolution(capsys):
     assert main(["bench", "--resolution", "huge"]) == 2
-    assert "'huge' is neither" in capsys.readouterr().err
+    assert "'huge': expected WIDTHxHEIGHT, e.g. 320x240 (or one of 360p, 720p, 1080p, 4k)" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("option", [["--reps", "0"], ["--warmup", "-1"], ["--video-frames", "0"], ["--resolution", "1x1"],
-                                    ["--json", "."], ["--json", "no/such/folder/b.json"]])
+                                    ["--json", "."], ["--json", "no/such/folder/b.json"],
+                                    ["--tile", "-8"], ["--overlap", "-1"], ["--batch", "1", "0"]])
 def test_bench_refuses_bad_counts_sizes_and_json_paths_before_timing(option, tiny_weights, capsys):
     """Before: --reps 0 was an IndexError and 1x1 a torch traceback after the model was built;
     --json into a folder or a missing folder failed only after every measurement was taken."""

@@ -41,3 +41,17 @@ def test_demo_command_prints_psnr(tmp_path, tiny_weights, capsys):
     assert "PSNR against the clean pan: degraded" in text and "-> restored" in text
     with av.open(str(out / "restored.mkv")) as container:
         assert sum(1 for _ in container.decode(video=0)) == 3
+
+
+@pytest.mark.parametrize("words, message", [
+    (["--size", "abc"], "argument --size: 'abc': expected WIDTHxHEIGHT"),  # before: a ValueError traceback
+    (["--size", "0x0"], "argument --size: '0x0': width and height must be at least 16 pixels"),  # an OpenCV traceback
+    (["--frames", "-3"], "argument --frames: must be >= 1"),  # 'degraded.mkv: not found' after loading the model
+    (["--seed", "-1"], "argument --seed: must be >= 0"),
+])
+def test_demo_settings_that_cannot_work_are_usage_errors(tmp_path, tiny_weights, capsys, words, message):
+    out = tmp_path / "demo"
+    assert main(["demo", "--weights", str(tiny_weights), "-o", str(out), *words]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1, err
+    assert not out.exists()

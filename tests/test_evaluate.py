@@ -98,9 +98,7 @@ def test_evaluate_pairs_and_table(clean_dir, tmp_path, tiny_weights, capsys):
     assert "PSNR RGB" in out and "PSNR Y" in out and "mean" in out and "c0.png" in out
 
 
-def test_evaluate_command_errors(clean_dir, tiny_weights, capsys):
-    assert main(["evaluate", "--task", "denoise", "--weights", str(tiny_weights), "--clean", str(clean_dir)]) == 1
-    assert "--degrade" in capsys.readouterr().err
+def test_an_unknown_recipe_is_named(clean_dir, tiny_weights, capsys):
     assert main(["evaluate", "--task", "denoise", "--weights", str(tiny_weights), "--clean", str(clean_dir),
                  "--degrade", "snow"]) == 1
     assert "snow" in capsys.readouterr().err
@@ -144,7 +142,7 @@ def test_save_into_an_input_folder_is_refused(clean_dir, tmp_path, tiny_weights,
         (clean / p.name).write_bytes(p.read_bytes())
     before = sorted(p.name for p in clean.iterdir())
     assert main(["evaluate", "--task", "denoise", "--weights", str(tiny_weights), "--clean", str(clean),
-                 "--degrade", "noise:sigma=25", "--device", "cpu", "--save", str(clean)]) == 1
+                 "--degrade", "noise:sigma=25", "--device", "cpu", "--save", str(clean)]) == 2
     assert "--save is the input folder" in capsys.readouterr().err
     assert sorted(p.name for p in clean.iterdir()) == before
 
@@ -179,3 +177,14 @@ def test_unpaired_clean_images_are_named_and_saved_names_never_collide(clean_dir
     assert [row["name"] for row in json.loads(out)["images"]] == ["a.bmp", "a.png"]
     assert "1 clean image(s)" in err and "lonely.png" in err and "not scored" in err
     assert sorted(p.name for p in save.iterdir()) == ["a_degraded.png", "a_png_degraded.png", "a_png_restored.png", "a_restored.png"]
+
+
+@pytest.mark.parametrize("words, message", [
+    (["--clean", "{clean}"], "--clean needs --degrade RECIPE"),
+    (["--pairs", "{clean}", "--degrade", "noise"], "--degrade applies to --clean only"),
+])
+def test_options_that_do_not_go_together_are_usage_errors(clean_dir, tiny_weights, capsys, words, message):
+    words = [w.format(clean=clean_dir) for w in words]
+    assert main(["evaluate", "--task", "denoise", "--weights", str(tiny_weights), "--device", "cpu", *words]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1, err

@@ -269,8 +269,10 @@ def test_training_in_time_slices_resumes_where_it_stopped(photos, tmp_path, caps
     a, b = load_model(straight).state_dict(), load_model(tmp_path / "run" / "last.pth").state_dict()
     for key, value in a.items():
         torch.testing.assert_close(value, b[key], rtol=1e-5, atol=1e-6)
-    assert main(run + ["--max-minutes", "-1"]) == 1
-    assert main(run + ["--workers", "-1"]) == 1
+    assert main(run + ["--max-minutes", "-1"]) == 2  # usage errors, as argparse's own
+    assert main(run + ["--workers", "-1"]) == 2
+    for bad in (["--lr", "0"], ["--lr", "nan"], ["--iterations", "0"], ["--max-minutes", "inf"]):
+        assert main(run + bad) == 2, bad
 
 
 def test_a_damaged_last_checkpoint_is_named_not_resumed(photos, tmp_path):
@@ -352,12 +354,12 @@ def test_export_to_a_folder_the_runs_checkpoint_or_the_init_file_is_refused_befo
     init.write_bytes(tiny_weights.read_bytes())
     command = ["train", "--config", str(TINY_YAML), "--data", str(photos), "--output", str(run), "--device", "cpu",
                "--iterations", "1"]
-    assert main(command + ["--export", str(folder)]) == 1
+    assert main(command + ["--export", str(folder)]) == 2
     assert "--export names a folder" in capsys.readouterr().err
     assert sorted(tmp_path.iterdir()) == [folder, init] and not any(folder.iterdir())
-    assert main(command + ["--export", str(run / "last.pth")]) == 1
+    assert main(command + ["--export", str(run / "last.pth")]) == 2
     assert "refusing to overwrite" in capsys.readouterr().err and not run.exists()
-    assert main(command + ["--init", str(init), "--export", str(init)]) == 1
+    assert main(command + ["--init", str(init), "--export", str(init)]) == 2
     assert "refusing to overwrite" in capsys.readouterr().err and init.read_bytes() == tiny_weights.read_bytes()
     assert main(command + ["--export", str(init / "inside" / "x.pth")]) == 1  # below a file
     assert f"{init} is a file, not a folder" in capsys.readouterr().err and not run.exists()
@@ -403,3 +405,30 @@ def test_hidden_files_in_a_data_folder_are_skipped(photos, tmp_path, capsys):
     assert main(["train", "--config", str(TINY_YAML), "--data", str(data), "--output", str(tmp_path / "run"),
                  "--iterations", "1", "--device", "cpu"]) == 0
     assert "done" in capsys.readouterr().out
+
+
+def test_ctrl_c_during_a_step_finishes_that_step_and_saves_a_resumable_checkpoint(photos, tmp_path):
+    """Before: Ctrl-C lost every step since the last periodic save (all of them in the first
+    checkpoint_minutes), and one arriving inside Adam's update could have left it half applied."""
+    import signal
+
+    trainer = Trainer(tiny_config(photos, tmp_path / "run", iterations=5), log=open("/dev/null", "w"))
+    update = trainer.optimizer.step
+
+    def ctrl_c_inside_the_second_update(*args, **kwargs):
+        if trainer.iteration == 1:
+            signal.raise_signal(signal.SIGINT)  # arrives after backward, before the weights move
+        return update(*args, **kwargs)
+
+    trainer.optimizer.step = ctrl_c_inside_the_second_update
+    with pytest.raises(KeyboardInterrupt):
+        trainer.run()
+    saved = torch.load(tmp_path / "run" / "last.pth", weights_only=True)
+    assert saved["iteration"] == 2  # the interrupted step completed, then the run stopped
+    straight = Trainer(tiny_config(photos, tmp_path / "straight", iterations=2), log=open("/dev/null", "w")).run()
+    a, b = load_model(straight).state_dict(), load_model(tmp_path / "run" / "last.pth").state_dict()
+    for key, value in a.items():
+        torch.testing.assert_close(value, b[key], rtol=1e-5, atol=1e-6)
+    resumed = Trainer(tiny_config(photos, tmp_path / "run", iterations=5), log=open("/dev/null", "w"))
+    assert resumed.iteration == 2
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler came back

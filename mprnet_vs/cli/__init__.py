@@ -30,17 +30,50 @@ COMMANDS: dict[str, tuple[str, str]] = {
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
-def at_least(minimum: int):  # noqa: ANN201 - an argparse type
-    """An argparse type: a whole number >= ``minimum``."""
+def _parse_number(text: str, number: type) -> float:
+    try:
+        value = number(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {'an integer' if number is int else 'a number'}, got {text!r}") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
 
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+
+def at_least(minimum: float, number: type = int):  # noqa: ANN201 - an argparse type
+    """An argparse type: a whole number (or, with ``number=float``, any finite number) >= ``minimum``."""
+
+    def parse(text: str) -> float:
+        value = _parse_number(text, number)
         if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be >= {minimum}")
+            raise argparse.ArgumentTypeError(f"must be >= {minimum:g}")
         return value
+
+    return parse
+
+
+def above(bound: float):  # noqa: ANN201 - an argparse type
+    """An argparse type: a finite number > ``bound`` (a learning rate)."""
+
+    def parse(text: str) -> float:
+        value = _parse_number(text, float)
+        if value <= bound:
+            raise argparse.ArgumentTypeError(f"must be > {bound:g}")
+        return value
+
+    return parse
+
+
+def frame_size(minimum: int):  # noqa: ANN201 - an argparse type
+    """An argparse type: WIDTHxHEIGHT -> (width, height), each at least ``minimum`` pixels."""
+
+    def parse(text: str) -> tuple[int, int]:
+        width, sep, height = text.lower().partition("x")
+        if not (sep and width.isdigit() and height.isdigit()):
+            raise argparse.ArgumentTypeError(f"{text!r}: expected WIDTHxHEIGHT, e.g. 320x240")
+        if min(int(width), int(height)) < minimum:
+            raise argparse.ArgumentTypeError(f"{text!r}: width and height must be at least {minimum} pixels")
+        return int(width), int(height)
 
     return parse
 

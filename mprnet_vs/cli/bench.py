@@ -15,7 +15,7 @@ from .. import weights as weights_mod
 from ..engine import Restorer
 from ..engine.devices import device_name
 from ..model import PUBLISHED_CONFIGS, MPRNet
-from . import at_least
+from . import at_least, frame_size
 
 DEFAULT_4K_TILE = 1024
 
@@ -31,13 +31,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--stages", type=int, nargs="+", choices=(1, 2, 3), default=[3])
     parser.add_argument("--precision", nargs="+", default=["auto"], choices=("auto", "fp32", "fp16", "bf16"))
-    parser.add_argument("--batch", type=int, nargs="+", default=[1])
+    parser.add_argument("--batch", type=at_least(1), nargs="+", default=[1])
     parser.add_argument(
         "--resolution", nargs="+", default=["720p"], type=_resolution,
         help=f"{', '.join(RESOLUTIONS)} or WIDTHxHEIGHT",
     )
-    parser.add_argument("--tile", type=int, default=0, help=f"tile size (0 = whole frame; 4k uses {DEFAULT_4K_TILE} when 0)")
-    parser.add_argument("--overlap", type=int, default=32)
+    parser.add_argument("--tile", type=at_least(0), default=0, help=f"tile size (0 = whole frame; 4k uses {DEFAULT_4K_TILE} when 0)")
+    parser.add_argument("--overlap", type=at_least(0), default=32)
     parser.add_argument("--device", default=None)
     parser.add_argument("--compile", action="store_true", help="torch.compile the model")
     parser.add_argument("--warmup", type=at_least(0), default=2)
@@ -61,12 +61,11 @@ def _resolution(text: str) -> str:
 
     if text.lower() in RESOLUTIONS:
         return text.lower()
-    width, sep, height = text.lower().partition("x")
-    if not (sep and width.isdigit() and height.isdigit() and int(width) > 0 and int(height) > 0):
-        raise argparse.ArgumentTypeError(f"{text!r} is neither one of {', '.join(RESOLUTIONS)} nor WIDTHxHEIGHT")
-    if min(int(width), int(height)) < 8:  # the released way pads to a multiple of 8 by reflection
-        raise argparse.ArgumentTypeError(f"{text!r}: width and height must be at least 8 pixels")
-    return f"{int(width)}x{int(height)}"
+    try:  # at least 8: the released way pads to a multiple of 8 by reflection
+        width, height = frame_size(8)(text)
+    except argparse.ArgumentTypeError as exc:
+        raise argparse.ArgumentTypeError(f"{exc} (or one of {', '.join(RESOLUTIONS)})") from None
+    return f"{width}x{height}"
 
 
 def _size(resolution: str) -> tuple[int, int]:

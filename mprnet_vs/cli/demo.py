@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..demo import RECIPES, run_demo
 from ..engine import Restorer
+from . import at_least, frame_size
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -15,14 +16,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", type=Path, default=Path("mprnet-demo"), help="folder for the clips and PNG")
     parser.add_argument("--weights", help="checkpoint (default: published if found, else the shipped model)")
     parser.add_argument("--stages", type=int, choices=(1, 2, 3))
-    parser.add_argument("--frames", type=int, default=24)
-    parser.add_argument("--size", default="320x240", help="WIDTHxHEIGHT of the clip")
+    parser.add_argument("--frames", type=at_least(1), default=24)
+    parser.add_argument("--size", type=frame_size(16), default=(320, 240), metavar="WIDTHxHEIGHT", help="size of the clip (default 320x240)")
     parser.add_argument("--device")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=at_least(0), default=0)
 
 
 def run(args: argparse.Namespace) -> int:
-    width, height = (int(v) for v in args.size.lower().split("x"))
+    width, height = args.size
     restorer = Restorer(args.task, weights=args.weights, stages=args.stages, device=args.device)
     model = restorer.model.config
     source = f"weights {restorer.checkpoint}" if restorer.checkpoint else "in-memory weights"

@@ -29,15 +29,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..engine import Restorer
-    from ..errors import InputError
+    from ..errors import UsageError
     from ..safe_output import atomic_output, same_file
     from ..training.data import write_rgb
     from ..training.evaluate import evaluate, pairs_from_folders, pairs_from_recipe, table, to_json
 
     if args.clean is not None and not args.degrade:
-        raise InputError("--clean needs --degrade RECIPE (or use --pairs DIR)")
+        raise UsageError("--clean needs --degrade RECIPE (or use --pairs DIR)")
     if args.pairs is not None and args.degrade:
-        raise InputError("--degrade applies to --clean only; --pairs images are already degraded")
+        raise UsageError("--degrade applies to --clean only; --pairs images are already degraded")
     restorer = Restorer(args.task, weights=args.weights, preset=args.preset, device=args.device)
     pairs = (pairs_from_folders(args.pairs / "degraded", args.pairs / "clean") if args.pairs is not None
              else pairs_from_recipe(args.clean, args.degrade, args.seed))
@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
         inputs = [args.pairs / "degraded", args.pairs / "clean"] if args.pairs is not None else [args.clean]
         for folder in inputs:  # the saved images would join the inputs of the next run
             if same_file(args.save, folder):
-                raise InputError(f"{args.save}: --save is the input folder {folder}; choose another folder")
+                raise UsageError(f"{args.save}: --save is the input folder {folder}; choose another folder")
         args.save.mkdir(parents=True, exist_ok=True)
 
         used: set[str] = set()

@@ -8,11 +8,14 @@ every front end loads them, and a run resumes from its last checkpoint.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import signal
 import sys
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, TextIO
@@ -187,6 +190,25 @@ def load_config(path: str | Path, **overrides: Any) -> TrainConfig:
     return config
 
 
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM until the block ends, then deliver them: an optimisation step cut
+    in half (Adam's moments updated, the weights not) would be saved as a broken state."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+    caught = (signal.SIGINT, signal.SIGTERM)
+    previous = {sig: signal.signal(sig, lambda signum, _frame: held.append(signum)) for sig in caught}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if held:
+            signal.raise_signal(held[0])
+
+
 def learning_rate(config: TrainConfig, iteration: int) -> float:
     """Linear warm-up to ``lr``, then cosine decay to ``min_lr`` at the last iteration."""
     if iteration < config.warmup:
@@ -335,21 +357,28 @@ class Trainer:
         first, running, count = self.iteration, 0.0, 0
         stream = numbered_batches(self.data, c.seed, self.iteration, c.iterations, c.batch, c.patch,
                                   c.workers, pin_memory=self.device.type == "cuda")
-        for batch in stream:
-            running += self.step(batch)
-            count += 1
-            if self.iteration % c.log_every == 0 or self.finished:
-                rate = (self.iteration - first) / max(time.monotonic() - start, 1e-9)
-                eta = (c.iterations - self.iteration) / max(rate, 1e-9)
-                print(f"iter {self.iteration}/{c.iterations} loss {running / count:.4f} "
-                      f"lr {learning_rate(c, self.iteration - 1):.2e} {rate:.2f} it/s eta {eta / 60:.0f} min",
+        try:
+            for batch in stream:
+                with _signals_held():  # Ctrl-C between two steps, never in the middle of an update
+                    running += self.step(batch)
+                count += 1
+                if self.iteration % c.log_every == 0 or self.finished:
+                    rate = (self.iteration - first) / max(time.monotonic() - start, 1e-9)
+                    eta = (c.iterations - self.iteration) / max(rate, 1e-9)
+                    print(f"iter {self.iteration}/{c.iterations} loss {running / count:.4f} "
+                          f"lr {learning_rate(c, self.iteration - 1):.2e} {rate:.2f} it/s eta {eta / 60:.0f} min",
+                          file=self.log, flush=True)
+                    running, count = 0.0, 0
+                if max_minutes is not None and time.monotonic() - start >= max_minutes * 60:
+                    break
+                if time.monotonic() - last_save > c.checkpoint_minutes * 60:
+                    self.save()
+                    last_save = time.monotonic()
+        except KeyboardInterrupt:
+            if self.iteration > first:  # the steps since the last save are kept, and resumable
+                print(f"interrupted at iteration {self.iteration}/{c.iterations}: saving {self.save()} to resume from",
                       file=self.log, flush=True)
-                running, count = 0.0, 0
-            if max_minutes is not None and time.monotonic() - start >= max_minutes * 60:
-                break
-            if time.monotonic() - last_save > c.checkpoint_minutes * 60:
-                self.save()
-                last_save = time.monotonic()
+            raise
         path = self.save()
         if self.finished:
             print(f"done: {path}", file=self.log, flush=True)
