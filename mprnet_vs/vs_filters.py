@@ -72,10 +72,11 @@ def _task_filter(task: str, purpose: str):
         num_streams: int = 1,
         matrix: int | str | None = None,
         compile: bool = False,
+        local_stats: int | None = None,
     ) -> vs.VideoNode:
         return restore_clip(task, clip, weights=weights, preset=preset, stages=stages, tile=tile, overlap=overlap,
                             batch=batch, precision=precision, device=device, num_streams=num_streams,
-                            matrix=matrix, compile=compile)
+                            matrix=matrix, compile=compile, local_stats=local_stats)
 
     task_filter.__name__ = task_filter.__qualname__ = task
     task_filter.__doc__ = f"{purpose} Options as in :func:`restore_clip`."
@@ -104,11 +105,13 @@ def restore_clip(
     num_streams: int = 1,
     matrix: int | str | None = None,
     compile: bool = False,
+    local_stats: int | None = None,
 ) -> vs.VideoNode:
     """Restore every frame of ``clip`` with the MPRNet ``task`` model.
 
     ``weights``, ``preset``, ``stages``, ``tile`` (0 = whole frame), ``overlap``, ``batch``,
-    ``precision``, ``device`` and ``compile`` mean what they mean to the engine
+    ``precision``, ``device``, ``compile`` and ``local_stats`` (0 = off, N = channel attention
+    over windows sized for N x N training crops; default: what the checkpoint records) mean what they mean to the engine
     (:class:`mprnet_vs.engine.Restorer`). ``num_streams`` is the number of CUDA streams (and
     batches in flight) on a GPU; it is ignored on the CPU. ``matrix`` overrides the YUV matrix
     read from the frame properties (an int code or a name such as ``"709"``, ``"170m"``).
@@ -129,7 +132,8 @@ def restore_clip(
     info = color_info(clip, matrix_code, name)
     check_conversion(clip, info, name)
     restorer = make_restorer(task, weights=weights, preset=preset, stages=stages, tile=tile, overlap=overlap,
-                             batch=batch, precision=precision, device=device, compile=compile)
+                             batch=batch, precision=precision, device=device, compile=compile,
+                             local_stats=local_stats)
     rgb = to_engine_rgb(clip, info)
     if restorer.device.type != "cuda":
         streams = 1  # streams are a GPU notion; the CPU already uses all its cores per forward
@@ -348,7 +352,7 @@ class BatchRunner:
 _TEXT_OPTIONS = ("weights", "preset", "precision", "matrix")
 # Options given as integers, and what else each takes as text (None: any text, the engine checks it).
 _NUMBER_OPTIONS: dict[str, tuple[str, ...] | None] = {
-    "stages": (), "tile": ("auto",), "overlap": (), "batch": (), "device": None, "num_streams": (),
+    "stages": (), "tile": ("auto",), "overlap": (), "batch": (), "device": None, "num_streams": (), "local_stats": (),
 }
 SCRIPT_KEYS = ("src", *_TEXT_OPTIONS, *_NUMBER_OPTIONS)
 _INTEGER = re.compile(r"[+-]?[0-9]+")  # ASCII digits only: str.isdigit() also takes "²", which int() refuses

@@ -15,8 +15,9 @@ from typing import Any
 
 import torch
 
-from .errors import WeightsError
-from .model import MPRNet, config_from_state_dict
+from .errors import PresetError, WeightsError
+from .model import MPRNet, config_from_state_dict, use_local_statistics
+from .model.local_stats import patch_problem
 
 TASKS = ("derain", "deblur", "denoise")
 PUBLISHED_FILES = {
@@ -167,8 +168,36 @@ def build_model(state: Mapping[str, torch.Tensor], origin: str) -> MPRNet:
     return model
 
 
+# Our own checkpoint entry (published checkpoints have none): the training crop a model's
+# channel-attention windows are sized for when it runs with local statistics by default
+# (mprnet_vs.model.local_stats). Loaders that only read "state_dict" ignore it.
+LOCAL_STATS_KEY = "local_stats_patch"
+
+
+def recorded_local_stats(checkpoint: Any, origin: str) -> int | None:
+    """The training crop a checkpoint asks local statistics for, or None (global pooling)."""
+    if not isinstance(checkpoint, Mapping) or checkpoint.get(LOCAL_STATS_KEY) is None:
+        return None
+    patch = checkpoint[LOCAL_STATS_KEY]
+    problem = patch_problem(patch)
+    if problem:
+        raise WeightsError(f"{origin}: '{LOCAL_STATS_KEY}' {problem}")
+    return patch
+
+
+def check_local_stats(value: object) -> int | None:
+    """An engine's ``local_stats`` setting: None (the checkpoint's own), 0 (off) or a training crop."""
+    if value is None or (value == 0 and not isinstance(value, bool)):
+        return value  # type: ignore[return-value]
+    problem = patch_problem(value)
+    if problem:
+        raise PresetError(f"local_stats {problem.replace('got', '0 for off; got')}")
+    return value  # type: ignore[return-value]
+
+
 def load_model(source: Source, *, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32) -> MPRNet:
-    """An :class:`MPRNet` in eval mode from a checkpoint path or an in-memory mapping."""
+    """An :class:`MPRNet` in eval mode from a checkpoint path or an in-memory mapping, with the
+    local statistics the checkpoint records (none for a published one: the released model)."""
     if isinstance(source, Mapping):
         origin = "in-memory checkpoint"
         checkpoint: Any = source
@@ -179,4 +208,5 @@ def load_model(source: Source, *, device: str | torch.device = "cpu", dtype: tor
     else:
         raise WeightsError(f"weights source must be a path or a mapping, got {type(source).__name__}")
     model = build_model(extract_state_dict(checkpoint, origin), origin)
+    use_local_statistics(model, recorded_local_stats(checkpoint, origin))
     return model.to(device=device, dtype=dtype).eval()

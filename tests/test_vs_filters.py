@@ -134,6 +134,18 @@ def test_rgbs_equals_engine(rgbs, tiny_weights, stages):
         assert np.abs(got - rgb_array(rgbs.get_frame(n))).mean() > 1e-3  # it did restore something
 
 
+def test_local_stats_reaches_the_engine_and_a_bad_value_names_the_filter(rgbs, tiny_weights):
+    local = mprnet_vs.deblur(rgbs, weights=tiny_weights, local_stats=16, device="cpu")
+    released = mprnet_vs.deblur(rgbs, weights=tiny_weights, local_stats=0, device="cpu")
+    expected = engine_expected(rgbs, tiny_weights, local_stats=16)
+    for n in range(LENGTH):
+        got = rgb_array(local.get_frame(n))
+        np.testing.assert_allclose(got, expected[n], atol=1e-4, err_msg=f"frame {n}")
+        assert np.abs(got - rgb_array(released.get_frame(n))).max() > 1e-3  # 24 px windows in a 96 px frame
+    with pytest.raises(vs.Error, match=r"deblur: local_stats must be a multiple of 8"):
+        mprnet_vs.deblur(rgbs, weights=tiny_weights, local_stats=12, device="cpu")
+
+
 @pytest.mark.parametrize("preset", ["fast", "balanced", "quality"])
 def test_rgbs_preset_equals_engine(rgbs, tiny_weights, preset):
     out = mprnet_vs.deblur(rgbs, weights=tiny_weights, preset=preset, device="cpu")
@@ -485,9 +497,9 @@ def test_not_a_checkpoint_raises_vs_error(rgbs, tmp_path):
 
 def test_script_options_parse_vspipe_arguments():
     scope = {"src": "x.mkv", "stages": "2", "tile": "auto", "batch": "4", "device": "0", "preset": "fast",
-             "weights": b"/w/m.pth", "overlap": "", "unrelated": "1"}
+             "weights": b"/w/m.pth", "overlap": "", "unrelated": "1", "local_stats": "0"}
     assert script_options(scope, "s") == {"stages": 2, "tile": "auto", "batch": 4, "device": 0, "preset": "fast",
-                                          "weights": "/w/m.pth"}
+                                          "weights": "/w/m.pth", "local_stats": 0}
     with pytest.raises(vs.Error, match="-a stages=two: must be an integer"):
         script_options({"stages": "two"}, "s")
 

@@ -23,6 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=at_least(0), default=0, help="seed of the degradation (default 0)")
     parser.add_argument("--preset", help="engine preset (fast / balanced / quality or a YAML file)")
     parser.add_argument("--device", help="cpu, cuda or cuda:N (default: CUDA when available)")
+    parser.add_argument("--local-stats", type=at_least(0), metavar="N", help="channel attention over windows sized for N x N training crops (TLC), 0 = off; default: what the checkpoint records (shipped deblur: 96)")
     parser.add_argument("--save", type=Path, metavar="DIR", help="also write the degraded and restored images here")
     parser.add_argument("--json", action="store_true", help="print the scores as JSON instead of a table")
 
@@ -38,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--clean needs --degrade RECIPE (or use --pairs DIR)")
     if args.pairs is not None and args.degrade:
         raise UsageError("--degrade applies to --clean only; --pairs images are already degraded")
-    restorer = Restorer(args.task, weights=args.weights, preset=args.preset, device=args.device)
+    restorer = Restorer(args.task, weights=args.weights, preset=args.preset, device=args.device, local_stats=args.local_stats)
     pairs = (pairs_from_folders(args.pairs / "degraded", args.pairs / "clean") if args.pairs is not None
              else pairs_from_recipe(args.clean, args.degrade, args.seed))
 

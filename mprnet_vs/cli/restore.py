@@ -71,6 +71,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--precision", choices=presets.PRECISIONS, help="compute precision")
     model.add_argument("--device", metavar="DEVICE", help="cpu, cuda or cuda:N (default: CUDA when available)")
     model.add_argument("--compile", action="store_true", help="run the model through torch.compile")
+    model.add_argument("--local-stats", type=at_least(0), metavar="N", help="channel attention over windows sized for N x N training crops (TLC), 0 = off; default: what the checkpoint records (shipped deblur: 96)")
     video = parser.add_argument_group("video encoding")
     video.add_argument("--codec", metavar="NAME",
                        help=f"video encoder (default {DEFAULT_CODEC}, or the output container's own where it cannot hold it: VP9 for .webm)")
@@ -254,6 +255,7 @@ class _Runner:
                 self.restorer = Restorer(
                     a.task, weights=a.weights, preset=a.preset, stages=a.stages, tile=a.tile, overlap=a.overlap,
                     batch=a.batch, precision=a.precision, device=a.device, compile=a.compile,
+                    local_stats=a.local_stats,
                 )
             except MprnetError as exc:
                 raise UsageError(str(exc)) from None

@@ -19,8 +19,8 @@ import torch
 
 from .. import presets
 from ..errors import InputError, MprnetError
-from ..model import MPRNet
-from ..weights import check_task
+from ..model import MPRNet, use_local_statistics
+from ..weights import check_local_stats, check_task
 from . import autotile, cache, convert
 from .checkpoints import resolve_weights
 from .devices import DeviceSpec, resolve_device
@@ -41,6 +41,9 @@ class Restorer:
     ``device``: "cpu", "cuda", "cuda:N" or an int; default CUDA when available.
     ``compile=True`` runs the model through ``torch.compile`` (falls back to eager, with a
     warning, when the compiler is unavailable).
+    ``local_stats``: channel attention over windows sized for N x N training crops instead of the
+    whole frame (:mod:`mprnet_vs.model.local_stats`); 0 = off (the released model); None (default)
+    = what the checkpoint records (the shipped deblur model: 96; published checkpoints: off).
     """
 
     def __init__(
@@ -56,8 +59,10 @@ class Restorer:
         precision: str | None = None,
         device: DeviceSpec = None,
         compile: bool = False,
+        local_stats: int | None = None,
     ) -> None:
         self.task = check_task(task) if task is not None else None
+        self.local_stats = check_local_stats(local_stats)
         settings = presets.resolve(self.task, preset).override(
             stages=stages, tile=tile, overlap=overlap, batch=batch, precision=precision
         )
@@ -105,7 +110,7 @@ class Restorer:
         return (
             f"Restorer(task={self.task!r}, weights={str(source)!r}, stages={self.stages}, tile={self.tile!r}, "
             f"overlap={self.overlap}, batch={self.batch}, precision={self.precision!r} ({NAMES[self.dtype]}), "
-            f"device={str(self.device)!r})"
+            f"device={str(self.device)!r}, local_stats={self.model.local_stats_patch or 0})"
         )
 
     @property
@@ -148,9 +153,11 @@ class Restorer:
     def _load(self, dtype: torch.dtype) -> MPRNet:
         if self._own_model is None:
             assert self.checkpoint is not None
-            return cache.get_model(self.checkpoint, self.device, dtype)
+            return cache.get_model(self.checkpoint, self.device, dtype, self.local_stats)
         # A copy, laid out like the cached models: the caller's model is left alone.
         model = copy.deepcopy(self._own_model).to(device=self.device, dtype=dtype, memory_format=torch.channels_last)
+        if self.local_stats is not None:
+            use_local_statistics(model, self.local_stats or None)
         return model.eval().requires_grad_(False)
 
     def _compile(self, model: MPRNet) -> torch.nn.Module | None:

@@ -2,6 +2,7 @@
 
 from .blocks import CAB, SAM
 from .config import config_from_state_dict
+from .local_stats import use_local_statistics
 from .mprnet import PUBLISHED_CONFIGS, SIZE_MULTIPLE, STAGE_CHOICES, MPRNet, MPRNetConfig
 from .orsnet import ORB, ORSNet
 from .unet import Decoder, Encoder
@@ -19,4 +20,5 @@ __all__ = [
     "SIZE_MULTIPLE",
     "STAGE_CHOICES",
     "config_from_state_dict",
+    "use_local_statistics",
 ]

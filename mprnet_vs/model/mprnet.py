@@ -73,6 +73,9 @@ class MPRNet(nn.Module):
         self.config = MPRNetConfig(
             in_c, out_c, n_feat, scale_unetfeats, scale_orsnetfeats, num_cab, kernel_size, reduction, bias
         )
+        # Set by model.local_stats.use_local_statistics: the training crop the channel attention
+        # windows are sized for, or None (global pooling, the released model).
+        self.local_stats_patch: int | None = None
         # One PReLU serves every block, as in the released code: its slope appears under many keys.
         act = nn.PReLU()
         self.shallow_feat1 = nn.Sequential(conv(in_c, n_feat, kernel_size, bias), CAB(n_feat, kernel_size, reduction, bias, act))

@@ -28,7 +28,8 @@ from ..errors import InputError, PresetError
 from ..engine.devices import resolve_device
 from ..model import MPRNet, MPRNetConfig
 from ..safe_output import atomic_output
-from ..weights import TASKS, build_model, extract_state_dict, load_model, read_checkpoint
+from ..model.local_stats import use_local_statistics
+from ..weights import LOCAL_STATS_KEY, TASKS, build_model, extract_state_dict, load_model, read_checkpoint
 from ..degrade import check_recipe, TASK_RECIPES
 from .data import PairSource, numbered_batches
 from .losses import MPRNetLoss
@@ -238,10 +239,12 @@ def save_checkpoint(path: Path, payload: dict) -> None:
         torch.save(payload, temp)
 
 
-def average_checkpoints(checkpoints: Sequence[str | Path], dest: str | Path, half: bool = True) -> Path:
+def average_checkpoints(checkpoints: Sequence[str | Path], dest: str | Path, half: bool = True,
+                        local_stats: int | None = None) -> Path:
     """The element-wise mean of checkpoints of one config, in the published layout without optimizer
     state (fp16 tensors unless ``half`` is off). Runs fine-tuned from a common start often average
-    into a model better than each (a "model soup"); one checkpoint gives a compact copy of it."""
+    into a model better than each (a "model soup"); one checkpoint gives a compact copy of it.
+    ``local_stats`` (the training crop) makes the copy run with local statistics by default."""
     if not checkpoints:
         raise InputError("no checkpoints to average")
     raws = [read_checkpoint(Path(c).expanduser()) for c in checkpoints]  # each file read once
@@ -260,13 +263,20 @@ def average_checkpoints(checkpoints: Sequence[str | Path], dest: str | Path, hal
     epoch = max(int(raw.get("epoch", 0)) for raw in raws)
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    save_checkpoint(dest, {"state_dict": state, "epoch": epoch, "optimizer": {}})
+    payload = {"state_dict": state, "epoch": epoch, "optimizer": {}}
+    if local_stats is not None:
+        try:  # checks the value before anything is written
+            use_local_statistics(models[0], local_stats)
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
+        payload[LOCAL_STATS_KEY] = local_stats
+    save_checkpoint(dest, payload)
     return dest
 
 
-def export_model(checkpoint: str | Path, dest: str | Path, half: bool = True) -> Path:
+def export_model(checkpoint: str | Path, dest: str | Path, half: bool = True, local_stats: int | None = None) -> Path:
     """A compact published-layout copy (fp16 tensors, no optimizer state) for shipping."""
-    return average_checkpoints([checkpoint], dest, half)
+    return average_checkpoints([checkpoint], dest, half, local_stats)
 
 
 class Trainer:
@@ -306,6 +316,7 @@ class Trainer:
         if config.init is None:
             return MPRNet.from_config(config.model_config())
         model = load_model(config.init)  # fine-tuning: the architecture is the checkpoint's
+        use_local_statistics(model, None)  # trained as released: each crop's own averages
         if config.model and model.config != config.model_config():
             raise PresetError(f"{config.init}: its architecture {model.config} differs from the config's model section")
         return model
