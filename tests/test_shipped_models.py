@@ -47,3 +47,12 @@ def test_shipped_model_keeps_flat_saturated_colours(task: str) -> None:
         out = restorer.restore(np.full((48, 64, 3), colour, np.uint8)).astype(np.float64)
         error = np.abs(out.mean(axis=(0, 1)) - colour).max()
         assert error <= 6, f"{task}: flat {colour} came back as {tuple(out.mean(axis=(0, 1)).round())}"
+
+
+def test_only_the_deblur_model_asks_for_local_statistics() -> None:
+    """The deblur model was trained on 96 x 96 crops and restores photos with soft skies better
+    with local statistics (docs/models.md); derain and denoise did not gain from them."""
+    from mprnet_vs.weights import load_model
+
+    assert {task: load_model(SHIPPED_DIR / f"{task}.pth").local_stats_patch
+            for task in ("derain", "denoise", "deblur")} == {"derain": None, "denoise": None, "deblur": 96}
