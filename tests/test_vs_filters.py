@@ -536,9 +536,9 @@ def test_unknown_script_keys_are_warned_about(tmp_path):
     messages = _log_messages(lambda: script_options(scope, "s"))
     assert [m for m in messages if "ignoring" in m] == [
         "s: ignoring -a tiel=...: not an option of this script; did you mean tile? "
-        "options: src, weights, preset, precision, matrix, stages, tile, overlap, batch, device, num_streams",
+        "options: src, weights, preset, precision, matrix, stages, tile, overlap, batch, device, num_streams, local_stats",
         "s: ignoring -a colour=...: not an option of this script; "
-        "options: src, weights, preset, precision, matrix, stages, tile, overlap, batch, device, num_streams",
+        "options: src, weights, preset, precision, matrix, stages, tile, overlap, batch, device, num_streams, local_stats",
     ]
     shipped = {"__file__": str(Path(__file__).resolve().parent.parent / "filters" / "derain.vpy"), "tile": "64"}
     assert not [m for m in _log_messages(lambda: script_options(shipped, "s")) if "ignoring" in m]
