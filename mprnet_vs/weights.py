@@ -181,7 +181,7 @@ def recorded_local_stats(checkpoint: Any, origin: str) -> int | None:
     patch = checkpoint[LOCAL_STATS_KEY]
     problem = patch_problem(patch)
     if problem:
-        raise WeightsError(f"{origin}: '{LOCAL_STATS_KEY}' {problem}")
+        raise WeightsError(f"{origin}: '{LOCAL_STATS_KEY}' {problem}, got {patch!r}")
     return patch
 
 
@@ -191,7 +191,7 @@ def check_local_stats(value: object) -> int | None:
         return value  # type: ignore[return-value]
     problem = patch_problem(value)
     if problem:
-        raise PresetError(f"local_stats {problem.replace('got', '0 for off; got')}")
+        raise PresetError(f"local_stats {problem}, or 0 for off; got {value!r}")
     return value  # type: ignore[return-value]
 
 

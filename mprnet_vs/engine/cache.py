@@ -42,7 +42,7 @@ def get_model(path: Path, device: torch.device, dtype: torch.dtype, local_stats:
         if model is None:
             model = load_model(path, device=device, dtype=dtype).to(memory_format=torch.channels_last)
             if local_stats is not None:
-                use_local_statistics(model, local_stats or None)
+                use_local_statistics(model, local_stats)
             model.requires_grad_(False)
             _models[key] = model
         return model  # type: ignore[return-value]

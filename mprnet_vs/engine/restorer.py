@@ -157,7 +157,7 @@ class Restorer:
         # A copy, laid out like the cached models: the caller's model is left alone.
         model = copy.deepcopy(self._own_model).to(device=self.device, dtype=dtype, memory_format=torch.channels_last)
         if self.local_stats is not None:
-            use_local_statistics(model, self.local_stats or None)
+            use_local_statistics(model, self.local_stats)
         return model.eval().requires_grad_(False)
 
     def _compile(self, model: MPRNet) -> torch.nn.Module | None:

@@ -22,28 +22,31 @@ DEFAULT_FACTOR = 1.5  # the TLC paper's choice: windows 1.5 times the training e
 
 
 def patch_problem(patch: object) -> str | None:
-    """Why ``patch`` cannot be a training crop to size windows for, or None when it can."""
+    """Why ``patch`` cannot be a training crop to size windows for ("must be ..."), or None."""
     if isinstance(patch, bool) or not isinstance(patch, int):
-        return f"must be a whole number of pixels, got {patch!r}"
+        return "must be a whole number of pixels"
     if patch < 2 * SIZE_MULTIPLE or patch % SIZE_MULTIPLE:
-        return f"must be a multiple of {SIZE_MULTIPLE} of at least {2 * SIZE_MULTIPLE} (a training crop), got {patch}"
+        return f"must be a multiple of {SIZE_MULTIPLE} of at least {2 * SIZE_MULTIPLE} (a training crop)"
     return None
 
 
 def use_local_statistics(model: MPRNet, patch: int | None, factor: float = DEFAULT_FACTOR) -> MPRNet:
     """Give every channel attention of ``model`` the window it needs for a model trained on
-    ``patch`` x ``patch`` crops (None: back to global pooling, the released model). Each block's
-    training extent is measured by running the model once on a crop of that size, so it holds
-    for every stage and U-Net level without computing their sizes here."""
+    ``patch`` x ``patch`` crops (None or 0: back to global pooling, the released model). Each
+    block's training extent is measured by running the model once on a crop of that size, so it
+    holds for every stage and U-Net level without computing their sizes here."""
+    if patch:
+        problem = patch_problem(patch)
+        if problem:
+            raise ValueError(f"local statistics: patch {problem}, got {patch!r}")
+        if not factor > 0:
+            raise ValueError(f"local statistics: factor must be > 0, got {factor!r}")
     blocks = [m for m in model.modules() if isinstance(m, ChannelAttention)]
     for block in blocks:
         block.window = None
     model.local_stats_patch = None
-    if patch is None:
+    if not patch:
         return model
-    problem = patch_problem(patch) or (None if factor > 0 else f"factor must be > 0, got {factor}")
-    if problem:
-        raise ValueError(f"local statistics: patch {problem}" if "factor" not in problem else f"local statistics: {problem}")
     seen: dict[ChannelAttention, tuple[int, int]] = {}
 
     def note_size(block: ChannelAttention, args: tuple[torch.Tensor]) -> None:

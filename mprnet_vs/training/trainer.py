@@ -26,9 +26,9 @@ import yaml
 
 from ..errors import InputError, PresetError
 from ..engine.devices import resolve_device
-from ..model import MPRNet, MPRNetConfig
+from ..model import MPRNet, MPRNetConfig, use_local_statistics
+from ..model.local_stats import patch_problem
 from ..safe_output import atomic_output
-from ..model.local_stats import use_local_statistics
 from ..weights import LOCAL_STATS_KEY, TASKS, build_model, extract_state_dict, load_model, read_checkpoint
 from ..degrade import check_recipe, TASK_RECIPES
 from .data import PairSource, numbered_batches
@@ -265,10 +265,9 @@ def average_checkpoints(checkpoints: Sequence[str | Path], dest: str | Path, hal
     dest.parent.mkdir(parents=True, exist_ok=True)
     payload = {"state_dict": state, "epoch": epoch, "optimizer": {}}
     if local_stats is not None:
-        try:  # checks the value before anything is written
-            use_local_statistics(models[0], local_stats)
-        except ValueError as exc:
-            raise InputError(str(exc)) from None
+        problem = patch_problem(local_stats)  # checked before anything is written
+        if problem:
+            raise InputError(f"local_stats {problem}, got {local_stats!r}")
         payload[LOCAL_STATS_KEY] = local_stats
     save_checkpoint(dest, payload)
     return dest
