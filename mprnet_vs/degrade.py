@@ -289,5 +289,15 @@ def check_recipe(recipe: str) -> str:
     return recipe
 
 
+def to_dtype(img: np.ndarray, dtype: np.dtype | type) -> np.ndarray:
+    """A float image in [0, 1] stored as ``dtype``: uint8 and uint16 rounded to their steps (a
+    degraded 16-bit photo stays 16-bit), float32 clipped."""
+    dtype = np.dtype(dtype)
+    if dtype in (np.uint8, np.uint16):
+        top = float(np.iinfo(dtype).max)
+        return np.clip(np.round(img * top), 0, top).astype(dtype)
+    return np.clip(img, 0.0, 1.0).astype(np.float32)
+
+
 def to_uint8(img: np.ndarray) -> np.ndarray:
-    return np.clip(np.round(img * 255.0), 0, 255).astype(np.uint8)
+    return to_dtype(img, np.uint8)

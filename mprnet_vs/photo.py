@@ -74,6 +74,14 @@ def read_photo(path: Path) -> np.ndarray:
     return _decode(_file_bytes(path), path)[0]
 
 
+def read_rgb_photo(path: Path) -> tuple[np.ndarray, bool]:
+    """The picture as ``restore`` reads it (upright, alpha dropped) as H x W x 3 RGB at the
+    file's depth (uint8, uint16 or float32 in [0, 1]), and whether it is gray. Evaluation
+    reads with this, so a 16-bit file is scored at 16 bits, not rounded to 8."""
+    rgb, _alpha, family = _split(_decode(_file_bytes(path), path)[0], path)
+    return _to_supported(np.ascontiguousarray(rgb), path)[0], family == "gray"
+
+
 def _file_bytes(path: Path) -> np.ndarray:
     try:
         data = np.fromfile(path, dtype=np.uint8)

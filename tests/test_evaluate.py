@@ -6,6 +6,7 @@ import json
 import math
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -188,3 +189,66 @@ def test_options_that_do_not_go_together_are_usage_errors(clean_dir, tiny_weight
     assert main(["evaluate", "--task", "denoise", "--weights", str(tiny_weights), "--device", "cpu", *words]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1, err
+
+
+def _write_16bit(path: Path, rgb: np.ndarray) -> None:
+    assert rgb.dtype == np.uint16
+    cv2.imwrite(str(path), np.ascontiguousarray(rgb[..., ::-1]))
+
+
+def test_16_bit_pairs_are_scored_at_16_bits(tmp_path, tiny_weights, capsys):
+    """A 16-bit pair was read as 8-bit: a difference of 100 in 65535 rounded away and scored as
+    identical (PSNR inf). Now it is 100/257 of an 8-bit step, scored as such."""
+    pairs = tmp_path / "pairs"
+    for sub in ("degraded", "clean"):
+        (pairs / sub).mkdir(parents=True)
+    yy, xx = np.mgrid[0:32, 0:40]
+    clean = (257 * np.stack([4 + 5 * xx, 60 + 3 * yy, np.full_like(xx, 150)], -1)).astype(np.uint16)  # 8-bit levels
+    degraded = clean.copy()
+    degraded[::2] += 100  # every other row
+    _write_16bit(pairs / "clean" / "p.png", clean)
+    _write_16bit(pairs / "degraded" / "p.png", degraded)
+    assert np.array_equal(np.round(clean / 257), np.round(degraded / 257))  # 8 bits cannot tell them apart
+    assert main(["evaluate", "--task", "denoise", "--weights", str(tiny_weights), "--pairs", str(pairs),
+                 "--device", "cpu", "--json"]) == 0
+    row = _strict_json(capsys.readouterr().out)["images"][0]
+    mse = 0.5 * (100 * 255 / 65535) ** 2
+    assert row["input"]["psnr"] == pytest.approx(10 * math.log10(255**2 / mse))
+    assert math.isfinite(row["output"]["psnr"])
+
+
+def test_a_16_bit_clean_image_is_degraded_and_saved_at_16_bits(tmp_path, tiny_weights, capsys):
+    clean_dir = tmp_path / "clean"
+    clean_dir.mkdir()
+    rng = np.random.default_rng(5)
+    clean = (rng.random((24, 32, 3)) * 65535).astype(np.uint16)
+    _write_16bit(clean_dir / "p.png", clean)
+    saved = tmp_path / "saved"
+    assert main(["evaluate", "--task", "denoise", "--weights", str(tiny_weights), "--clean", str(clean_dir),
+                 "--degrade", "noise:sigma=10", "--device", "cpu", "--save", str(saved), "--json"]) == 0
+    row = _strict_json(capsys.readouterr().out)["images"][0]
+    bad = cv2.imread(str(saved / "p_degraded.png"), cv2.IMREAD_UNCHANGED)[..., ::-1]
+    restored = cv2.imread(str(saved / "p_restored.png"), cv2.IMREAD_UNCHANGED)[..., ::-1]
+    assert bad.dtype == restored.dtype == np.uint16
+    expected = np.clip(np.round(degrade(clean, "noise:sigma=10", np.random.default_rng([0, 0])) * 65535), 0, 65535)
+    np.testing.assert_array_equal(bad, expected)
+    diff = (bad.astype(np.float64) - clean) * 255 / 65535
+    assert row["input"]["psnr"] == pytest.approx(10 * math.log10(255**2 / np.mean(diff**2)))
+    diff = (restored.astype(np.float64) - clean) * 255 / 65535
+    assert row["output"]["psnr"] == pytest.approx(10 * math.log10(255**2 / np.mean(diff**2)))
+
+
+def test_a_gray_image_paired_with_a_colour_one_is_noted(clean_dir, tmp_path, tiny_weights, capsys):
+    pairs = tmp_path / "pairs"
+    for sub in ("degraded", "clean"):
+        (pairs / sub).mkdir(parents=True)
+    colour = read_rgb(clean_dir / "c0.png")
+    gray = cv2.cvtColor(colour, cv2.COLOR_RGB2GRAY)
+    cv2.imwrite(str(pairs / "clean" / "g.png"), gray)
+    write_rgb(pairs / "degraded" / "g.png", to_uint8(degrade(colour, "noise:sigma=20", 0)))
+    for sub in ("degraded", "clean"):  # a gray pair is fine
+        cv2.imwrite(str(pairs / sub / "h.png"), gray)
+    assert main(["evaluate", "--task", "denoise", "--weights", str(tiny_weights), "--pairs", str(pairs), "--device", "cpu"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("note:") == 1, err
+    assert "g.png: the degraded image is colour and the clean one gray" in err

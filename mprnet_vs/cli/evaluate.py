@@ -29,6 +29,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from ..degrade import to_dtype
     from ..engine import Restorer
     from ..errors import UsageError
     from ..safe_output import atomic_output, same_file
@@ -40,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     if args.pairs is not None and args.degrade:
         raise UsageError("--degrade applies to --clean only; --pairs images are already degraded")
     restorer = Restorer(args.task, weights=args.weights, preset=args.preset, device=args.device, local_stats=args.local_stats)
-    pairs = (pairs_from_folders(args.pairs / "degraded", args.pairs / "clean") if args.pairs is not None
+    pairs = (pairs_from_folders(args.pairs / "degraded", args.pairs / "clean", _note) if args.pairs is not None
              else pairs_from_recipe(args.clean, args.degrade, args.seed))
 
     on_image = None
@@ -60,10 +63,8 @@ def run(args: argparse.Namespace) -> int:
             used.add(stem)
             for kind, img in (("degraded", bad), ("restored", restored)):
                 with atomic_output(args.save / f"{stem}_{kind}.png") as temp:  # never a half-written PNG
-                    write_rgb(temp, img)
+                    write_rgb(temp, to_dtype(img, np.uint16) if img.dtype.kind == "f" else img)  # 16-bit stays 16-bit
 
-    if args.pairs is not None:
-        _note_unpaired(args.pairs / "degraded", args.pairs / "clean")
     scores = evaluate(restorer.restore, pairs, on_image)
     if args.json:
         print(json.dumps({"task": args.task, "weights": str(restorer.checkpoint or ""),
@@ -75,13 +76,5 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _note_unpaired(degraded: Path, clean: Path) -> None:
-    """The mean covers the degraded images only: say which clean ones it leaves out."""
-    from ..training.data import list_images
-
-    names = {p.name for p in list_images(degraded)}
-    alone = sorted(p.name for p in list_images(clean) if p.name not in names)
-    if alone:
-        shown = ", ".join(alone[:5]) + (f" and {len(alone) - 5} more" if len(alone) > 5 else "")
-        print(f"note: {len(alone)} clean image(s) in {clean} have no degraded image of the same name and are not scored: {shown}",
-              file=sys.stderr)
+def _note(message: str) -> None:
+    print(f"note: {message}", file=sys.stderr)

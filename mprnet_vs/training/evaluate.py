@@ -10,12 +10,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..degrade import check_recipe, degrade, to_uint8
+from ..degrade import check_recipe, degrade, to_dtype
 from ..errors import InputError
-from .data import list_images, read_rgb
+from ..photo import read_rgb_photo
+from .data import list_images
 from .metrics import finite_or_none, psnr, ssim
 
-Pair = tuple[str, np.ndarray, np.ndarray]  # name, degraded uint8, clean uint8
+Pair = tuple[str, np.ndarray, np.ndarray]  # name, degraded, clean (RGB, each at its file's depth)
 METRICS = ("psnr", "ssim", "psnr_y", "ssim_y")
 
 
@@ -34,29 +35,43 @@ def measure(img: np.ndarray, clean: np.ndarray) -> dict[str, float]:
             "psnr_y": psnr(img, clean, True), "ssim_y": ssim(img, clean, True)}
 
 
-def pairs_from_folders(degraded_dir: str | Path, clean_dir: str | Path) -> Iterator[Pair]:
-    """Degraded images and the clean images of the same file name."""
+def pairs_from_folders(degraded_dir: str | Path, clean_dir: str | Path,
+                       note: Callable[[str], None] | None = None) -> Iterator[Pair]:
+    """Degraded images and the clean images of the same file name. ``note`` hears what the
+    scores leave out or compare oddly: clean images with no degraded one (the mean covers the
+    degraded images only), and a gray image paired with a colour one."""
     clean = {p.name: p for p in list_images(clean_dir)}
-    for path in list_images(degraded_dir):
+    degraded = list_images(degraded_dir)
+    for path in degraded:  # every name checked before the first (slow) restoration
         if path.name not in clean:
             raise InputError(f"{path}: no clean image named {path.name} in {clean_dir}")
-        bad, good = read_rgb(path), read_rgb(clean[path.name])
+    alone = sorted(set(clean) - {p.name for p in degraded})
+    if alone and note is not None:
+        shown = ", ".join(alone[:5]) + (f" and {len(alone) - 5} more" if len(alone) > 5 else "")
+        note(f"{len(alone)} clean image(s) in {clean_dir} have no degraded image of the same name and are not scored: {shown}")
+    for path in degraded:
+        (bad, bad_gray), (good, good_gray) = read_rgb_photo(path), read_rgb_photo(clean[path.name])
         if bad.shape != good.shape:
             raise InputError(f"{path.name}: degraded {bad.shape[1]}x{bad.shape[0]} and clean {good.shape[1]}x{good.shape[0]} differ in size")
+        if bad_gray != good_gray and note is not None:
+            kinds = ("gray", "colour") if bad_gray else ("colour", "gray")
+            note(f"{path.name}: the degraded image is {kinds[0]} and the clean one {kinds[1]}; "
+                 "scores compare a colour picture with a gray one")
         yield path.name, bad, good
 
 
 def pairs_from_recipe(clean_dir: str | Path, recipe: str, seed: int = 0) -> Iterator[Pair]:
-    """Clean images degraded by ``recipe``; image i uses seed (seed, i), so results repeat."""
+    """Clean images degraded by ``recipe`` and stored at the clean image's depth (8-bit stays
+    8-bit, 16-bit stays 16-bit); image i uses seed (seed, i), so results repeat."""
     check_recipe(recipe)
     for index, path in enumerate(list_images(clean_dir)):
-        good = read_rgb(path)
-        yield path.name, to_uint8(degrade(good, recipe, np.random.default_rng([seed, index]))), good
+        good = read_rgb_photo(path)[0]
+        yield path.name, to_dtype(degrade(good, recipe, np.random.default_rng([seed, index])), good.dtype), good
 
 
 def evaluate(restore: Callable[[np.ndarray], np.ndarray], pairs: Iterable[Pair],
              on_image: Callable[[str, np.ndarray, np.ndarray], None] | None = None) -> list[Score]:
-    """Restore every degraded image with ``restore`` (uint8 -> uint8) and score both."""
+    """Restore every degraded image with ``restore`` (same dtype out as in) and score both."""
     scores = []
     for name, bad, good in pairs:
         restored = restore(bad)

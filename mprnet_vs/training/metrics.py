@@ -1,5 +1,7 @@
-"""PSNR and SSIM as restoration papers report them: on 8-bit images, over RGB or on the luma (Y)
-channel of ITU-R BT.601 YCbCr (MATLAB's rgb2ycbcr; the paper's choice for deraining)."""
+"""PSNR and SSIM as restoration papers report them: in 8-bit units (peak 255), over RGB or on the
+luma (Y) channel of ITU-R BT.601 YCbCr (MATLAB's rgb2ycbcr; the paper's choice for deraining).
+16-bit and float images are scored at their own precision (a 16-bit sample 257 is 1.0), never
+rounded to 8 bits first, so a 16-bit pair scores what it holds."""
 
 from __future__ import annotations
 
@@ -21,24 +23,33 @@ def finite_or_none(value: object) -> object:
     return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
+def in_8bit_units(img: np.ndarray) -> np.ndarray:
+    """uint8, uint16 or float (0-1) samples as float64 on the 0-255 scale, nothing rounded."""
+    if img.dtype == np.uint8:
+        return img.astype(np.float64)
+    if img.dtype == np.uint16:
+        return img.astype(np.float64) * (255.0 / 65535.0)
+    if np.issubdtype(img.dtype, np.floating):
+        return img.astype(np.float64) * 255.0
+    raise InputError(f"PSNR/SSIM take uint8, uint16 or float images, not {img.dtype}")
+
+
 def to_y(img: np.ndarray) -> np.ndarray:
-    """BT.601 luma of an HxWx3 RGB uint8 image, as float64 in 8-bit units (16-235)."""
-    rgb = img.astype(np.float64) / 255.0
+    """BT.601 luma of an HxWx3 RGB image, as float64 in 8-bit units (16-235)."""
+    rgb = in_8bit_units(img) / 255.0
     return 16.0 + 65.481 * rgb[..., 0] + 128.553 * rgb[..., 1] + 24.966 * rgb[..., 2]
 
 
-def _pair(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _check_sizes(a: np.ndarray, b: np.ndarray) -> None:
+    """Same-size images; their depths may differ (an 8-bit result against a 16-bit reference)."""
     if a.shape != b.shape:
         raise InputError(f"image sizes differ: {a.shape} vs {b.shape}")
-    if a.dtype != np.uint8 or b.dtype != np.uint8:
-        raise InputError("PSNR/SSIM are computed on 8-bit images")
-    return a, b
 
 
 def psnr(a: np.ndarray, b: np.ndarray, y_channel: bool = False) -> float:
     """10 log10(255^2 / MSE) over every pixel (and channel); inf for identical images."""
-    a, b = _pair(a, b)
-    x, y = (to_y(a), to_y(b)) if y_channel else (a.astype(np.float64), b.astype(np.float64))
+    _check_sizes(a, b)
+    x, y = (to_y(a), to_y(b)) if y_channel else (in_8bit_units(a), in_8bit_units(b))
     mse = float(np.mean((x - y) ** 2))
     return math.inf if mse == 0 else 10.0 * math.log10(255.0**2 / mse)
 
@@ -62,9 +73,10 @@ def _ssim_plane(x: np.ndarray, y: np.ndarray) -> float:
 
 def ssim(a: np.ndarray, b: np.ndarray, y_channel: bool = False) -> float:
     """Mean SSIM; over RGB it is the mean of the three channels' SSIM."""
-    a, b = _pair(a, b)
+    _check_sizes(a, b)
     if min(a.shape[:2]) < 11:
         raise InputError(f"SSIM needs images of at least 11x11 pixels, got {a.shape[1]}x{a.shape[0]}")
     if y_channel:
         return _ssim_plane(to_y(a), to_y(b))
-    return float(np.mean([_ssim_plane(a[..., c].astype(np.float64), b[..., c].astype(np.float64)) for c in range(3)]))
+    x, y = in_8bit_units(a), in_8bit_units(b)
+    return float(np.mean([_ssim_plane(x[..., c], y[..., c]) for c in range(3)]))
