@@ -40,7 +40,7 @@ import torch
 import vapoursynth as vs
 
 from .errors import MprnetError
-from .presets import split_preset_path as presets_split_path
+from .presets import split_preset_path
 from .vs_source import caller_path, check_complete, looked_in, source_problem
 from .vs_formats import check_clip, check_conversion, color_info, from_engine_rgb, parse_matrix, to_engine_rgb
 
@@ -374,7 +374,7 @@ def script_options(scope: Mapping[str, Any], name: str) -> dict[str, Any]:
         if key == "weights":
             value = caller_path(value, name, key)
         elif key == "preset":
-            split = presets_split_path(value)
+            split = split_preset_path(value)
             if split is not None:
                 value = caller_path(split[0], name, key) + (f":{split[1]}" if split[1] else "")
         if key not in _NUMBER_OPTIONS:

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from conftest import TINY, deterministic_model, write_checkpoint
 from mprnet_vs.cli import main
 from mprnet_vs.engine import Restorer
-from mprnet_vs.errors import PresetError, WeightsError
+from mprnet_vs.errors import InputError, PresetError, WeightsError
 from mprnet_vs.model import use_local_statistics
 from mprnet_vs.model.blocks import ChannelAttention, local_mean
 from mprnet_vs.training.trainer import Trainer, export_model, load_config
@@ -104,6 +104,9 @@ def test_a_bad_setting_is_named(value, tmp_path, tiny_weights):
     torch.save(raw, tmp_path / "bad.pth")
     with pytest.raises(WeightsError, match=rf"bad.pth: '{LOCAL_STATS_KEY}' must be"):
         load_model(tmp_path / "bad.pth")
+    with pytest.raises(InputError, match="local_stats must be"):  # refused before any file or folder is made
+        export_model(tiny_weights, tmp_path / "out" / "marked.pth", local_stats=value)
+    assert not (tmp_path / "out").exists()
 
 
 def test_command_line_option(tmp_path, tiny_weights, capsys):

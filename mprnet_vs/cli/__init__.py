@@ -30,6 +30,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
+LOCAL_STATS_HELP = ("channel attention over windows sized for N x N training crops (TLC), 0 = off; "
+                    "default: what the checkpoint records (shipped deblur: 96)")
+
+
 def _parse_number(text: str, number: type) -> float:
     try:
         value = number(text)

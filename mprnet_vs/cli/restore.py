@@ -26,7 +26,7 @@ from ..safe_output import is_temp_file, same_file
 from ..video import DEFAULT_CODEC, DEFAULT_CRF, UsageError, VideoOptions, check_settings, estimate_frames, restore_video
 from ..video_encoder import output_format
 from ..weights import TASKS
-from . import at_least
+from . import LOCAL_STATS_HELP, at_least
 
 VIDEO_SUFFIXES = (
     ".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".wmv", ".asf", ".flv", ".ts", ".mts", ".m2ts",
@@ -71,7 +71,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--precision", choices=presets.PRECISIONS, help="compute precision")
     model.add_argument("--device", metavar="DEVICE", help="cpu, cuda or cuda:N (default: CUDA when available)")
     model.add_argument("--compile", action="store_true", help="run the model through torch.compile")
-    model.add_argument("--local-stats", type=at_least(0), metavar="N", help="channel attention over windows sized for N x N training crops (TLC), 0 = off; default: what the checkpoint records (shipped deblur: 96)")
+    model.add_argument("--local-stats", type=at_least(0), metavar="N", help=LOCAL_STATS_HELP)
     video = parser.add_argument_group("video encoding")
     video.add_argument("--codec", metavar="NAME",
                        help=f"video encoder (default {DEFAULT_CODEC}, or the output container's own where it cannot hold it: VP9 for .webm)")

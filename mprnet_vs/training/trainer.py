@@ -247,6 +247,9 @@ def average_checkpoints(checkpoints: Sequence[str | Path], dest: str | Path, hal
     ``local_stats`` (the training crop) makes the copy run with local statistics by default."""
     if not checkpoints:
         raise InputError("no checkpoints to average")
+    problem = None if local_stats is None else patch_problem(local_stats)
+    if problem:  # before any checkpoint is read or folder made
+        raise InputError(f"local_stats {problem}, got {local_stats!r}")
     raws = [read_checkpoint(Path(c).expanduser()) for c in checkpoints]  # each file read once
     models = [build_model(extract_state_dict(raw, str(c)), str(c)) for c, raw in zip(checkpoints, raws)]
     for path, model in zip(checkpoints, models):
@@ -265,9 +268,6 @@ def average_checkpoints(checkpoints: Sequence[str | Path], dest: str | Path, hal
     dest.parent.mkdir(parents=True, exist_ok=True)
     payload = {"state_dict": state, "epoch": epoch, "optimizer": {}}
     if local_stats is not None:
-        problem = patch_problem(local_stats)  # checked before anything is written
-        if problem:
-            raise InputError(f"local_stats {problem}, got {local_stats!r}")
         payload[LOCAL_STATS_KEY] = local_stats
     save_checkpoint(dest, payload)
     return dest
