@@ -26,9 +26,9 @@ __all__ = [
 # VapourSynth core until a filter is asked for.
 _LAZY = {
     "Restorer": ("mprnet_vs.engine", "Restorer"),
-    "derain": ("mprnet_vs.vs_filters", "derain"),
-    "deblur": ("mprnet_vs.vs_filters", "deblur"),
-    "denoise": ("mprnet_vs.vs_filters", "denoise"),
+    "derain": ("mprnet_vs.vapoursynth.filters", "derain"),
+    "deblur": ("mprnet_vs.vapoursynth.filters", "deblur"),
+    "denoise": ("mprnet_vs.vapoursynth.filters", "denoise"),
 }
 
 

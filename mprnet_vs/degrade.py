@@ -236,7 +236,6 @@ def add_noise(
 # ----------------------------------------------------------------------------- recipes
 
 DEGRADATIONS: dict[str, Callable[..., np.ndarray]] = {"rain": add_rain, "blur": motion_blur, "noise": add_noise}
-TASK_RECIPES = {"derain": "rain", "deblur": "blur", "denoise": "noise"}
 _RENAME = {"rain": {"width": "width_px"}}
 # The values a recipe may give each numeric parameter (inclusive; see the module docstring):
 # NaN, infinities and values outside these would give NaN images, huge kernels or numpy errors.

@@ -11,18 +11,12 @@ import numpy as np
 from .clips import DEFAULT_PHOTO, pan, read_rgb, read_rgb_frames, write_lossless
 from .degrade import degrade, to_uint8
 from .engine import Restorer
+from .tasks import get as get_task
 from .safe_output import atomic_output
 from .training.data import write_rgb
 from .training.metrics import psnr
 from .video import VideoOptions, restore_video
 
-# Rain keeps one direction and streak length for the whole clip, as real rain does; density,
-# width and blur still vary from frame to frame.
-RECIPES = {
-    "derain": "rain:angle=-12,length=26,brightness=0.55",
-    "deblur": "blur:kind=linear,length=11,angle=20",
-    "denoise": "noise:sigma=25",
-}
 
 
 @dataclass
@@ -48,7 +42,7 @@ def run_demo(
     out_dir.mkdir(parents=True, exist_ok=True)
     clean = list(pan(read_rgb(photo), width, height, frames))
     degraded_frames = [
-        to_uint8(degrade(frame, RECIPES[task], seed=seed * 100_003 + i)) for i, frame in enumerate(clean)
+        to_uint8(degrade(frame, get_task(task).demo_recipe, seed=seed * 100_003 + i)) for i, frame in enumerate(clean)
     ]
     degraded = out_dir / "degraded.mkv"
     restored = out_dir / "restored.mkv"

@@ -34,3 +34,12 @@ def describe_os_error(exc: OSError) -> str:
     reason = exc.strerror or str(exc)
     reason = reason[:1].lower() + reason[1:]
     return f"{exc.filename}: {reason}" if exc.filename is not None else reason
+
+
+def first_line(exc: BaseException | str) -> str:
+    """The first line of an exception's message (or of a text), else the exception's type name:
+    messages are one line everywhere, however much a library wrote."""
+    text = str(exc).strip()
+    if text:
+        return text.splitlines()[0]
+    return type(exc).__name__ if isinstance(exc, BaseException) else ""

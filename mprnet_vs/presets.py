@@ -16,19 +16,15 @@ from typing import Any
 
 import yaml
 
-from .errors import PresetError
-from .weights import TASKS
+from .engine.options import SETTINGS, check_setting
+from .errors import PresetError, first_line
+from .tasks import TASKS
 
-PROFILES = ("fast", "balanced", "quality")
 DEFAULT_PROFILE = "quality"  # the paper's output: all three stages
-SETTING_KEYS = ("stages", "tile", "overlap", "batch", "precision")
+SETTING_KEYS = SETTINGS
 PROFILE_KEYS = (*SETTING_KEYS, "description")
 FILE_KEYS = ("task", "default", "profiles", "description")
-PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 YAML_SUFFIXES = (".yaml", ".yml")
-# Frames or tiles per forward pass. Far above what any GPU fits for real frames, low enough
-# that a typo (batch=100000) fails at once instead of holding a whole video in memory.
-MAX_BATCH = 256
 
 TileSetting = int | str  # an int >= 0 (0 = whole frame) or "auto"
 
@@ -66,50 +62,16 @@ BUILTIN_PROFILES = {
 }
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def check_value(key: str, value: Any, where: str) -> Any:
-    """``value`` for setting ``key``, normalised; a PresetError naming ``where`` and the key
-    (with what is allowed) when it is not acceptable."""
-
-    def bad(allowed: str) -> PresetError:
-        return PresetError(f"{where}: {key} = {value!r} is not allowed; {key} must be {allowed}")
-
-    if key == "stages":
-        if not _is_int(value) or value not in (1, 2, 3):
-            raise bad("1, 2 or 3")
-        return value
-    if key == "tile":
-        if isinstance(value, str) and value.strip().lower() == "auto":
-            return "auto"
-        if isinstance(value, str) and value.strip().isdigit():
-            value = int(value.strip())
-        if not _is_int(value) or value < 0:
-            raise bad('0 (whole frame), a tile side in pixels (> 0), or "auto"')
-        return value
-    if key == "overlap":
-        if isinstance(value, str) and value.strip().isdigit():
-            value = int(value.strip())
-        if not _is_int(value) or value < 0:
-            raise bad("an integer number of pixels >= 0")
-        return value
-    if key == "batch":
-        if isinstance(value, str) and value.strip().isdigit():
-            value = int(value.strip())
-        if not _is_int(value) or value < 1 or value > MAX_BATCH:
-            raise bad(f"an integer >= 1 and <= {MAX_BATCH}")
-        return value
-    if key == "precision":
-        if not isinstance(value, str) or value.strip().lower() not in PRECISIONS:
-            raise bad(", ".join(PRECISIONS))
-        return value.strip().lower()
+    """``value`` for profile key ``key``: the settings are checked by the engine's option
+    description (:func:`mprnet_vs.engine.options.check_setting`), ``description`` here."""
     if key == "description":
         if not isinstance(value, str):
-            raise bad("a string")
+            raise PresetError(f"{where}: {key} = {value!r} is not allowed; {key} must be a string")
         return value
-    raise PresetError(f"{where}: unknown key {key!r}; allowed: {', '.join(PROFILE_KEYS)}")
+    if key not in SETTING_KEYS:
+        raise PresetError(f"{where}: unknown key {key!r}; allowed: {', '.join(PROFILE_KEYS)}")
+    return check_setting(key, value, where)
 
 
 # --- finding files -------------------------------------------------------------------------
@@ -165,8 +127,7 @@ def load_file(path: str | os.PathLike) -> PresetFile:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError, OSError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise PresetError(f"{path}: not valid YAML ({first})") from None
+        raise PresetError(f"{path}: not valid YAML ({first_line(exc)})") from None
     if not isinstance(data, dict):
         raise PresetError(f"{path}: must be a mapping with keys {', '.join(FILE_KEYS)}")
     for key in data:

@@ -1,21 +1,16 @@
-"""A one-line progress display for the command line: frames, fps and ETA for the current file
-and for the whole run. It draws only on a terminal (never into logs or pipes) and never on
-stdout, which may carry data."""
+"""Progress for the command line, drawn by tqdm: one bar for the file being restored and one
+for the whole run (frames, rate, ETA). Bars go to stderr only, never stdout (which may carry
+data), and only on a terminal: nothing is drawn into logs, pipes or with ``--quiet``."""
 
 from __future__ import annotations
 
 import sys
-import time
 from typing import TextIO
 
+from tqdm import tqdm
 
-def _clock(seconds: float | None) -> str:
-    if seconds is None or seconds != seconds or seconds < 0 or seconds > 360000:
-        return "--:--"
-    seconds = int(round(seconds))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+_FILE_FORMAT = "{desc}  {n_fmt}/{total_fmt} frames  {rate_fmt}  ETA {remaining}"
+_RUN_FORMAT = "all {n_fmt}/{total_fmt} frames  ETA {remaining}"
 
 
 class Progress:
@@ -35,78 +30,69 @@ class Progress:
             enabled = bool(getattr(self.stream, "isatty", lambda: False)())
         self.enabled = enabled
         self.files = files
-        self.run_total = frames
         self.interval = interval
-        self.run_done = 0
-        self.run_start = time.monotonic()
         self.index = 0
-        self.name = ""
-        self.file_total: int | None = None
         self.file_done = 0
-        self.file_start = self.run_start
-        self._last_draw = 0.0
-        self._drawn = False
+        self._file: tqdm | None = None
+        # The run's bar only helps with several files; below it, the current file's.
+        self._run = self._bar(frames, _RUN_FORMAT, position=0, leave=False) if enabled and files > 1 else None
+
+    def _bar(self, total: int | None, bar_format: str, *, position: int, leave: bool, desc: str = "") -> tqdm:
+        return tqdm(total=total, desc=desc, file=self.stream, position=position, leave=leave, unit="frames",
+                    bar_format=bar_format, mininterval=self.interval, dynamic_ncols=True)
 
     # --- per file ---------------------------------------------------------------------------
 
     def start_file(self, name: str, frames: int | None) -> None:
         self.index += 1
-        self.name = name
-        self.file_total = frames
         self.file_done = 0
-        self.file_start = time.monotonic()
-        self._draw(force=True)
+        if not self.enabled:
+            return
+        self._close_file()
+        position = 1 if self._run is not None else 0
+        self._file = self._bar(frames, _FILE_FORMAT, position=position, leave=False, desc=f"[{self.index}/{self.files}] {name}")
+        self._file.refresh()
 
     def update(self, done: int, total: int | None = None) -> None:
         """The current file has ``done`` frames finished (a callback for restore_video)."""
-        if total is not None:
-            self.file_total = total
-        self.run_done += max(0, done - self.file_done)
+        step = max(0, done - self.file_done)
         self.file_done = done
-        self._draw()
+        if self._file is not None:
+            if total is not None and total != self._file.total:
+                self._file.total = total
+            self._file.update(step)
+        if self._run is not None:
+            self._run.update(step)
 
     def end_file(self, expected: int | None = None) -> None:
         """The file is finished (or skipped/failed): its unprocessed frames leave the total."""
-        if self.run_total is not None and expected is not None and self.file_done < expected:
-            self.run_total -= expected - self.file_done
-        self.clear()
+        if self._run is not None and self._run.total is not None and expected is not None and self.file_done < expected:
+            self._run.total -= expected - self.file_done
+            self._run.refresh()
+        self._close_file()
 
     # --- drawing ----------------------------------------------------------------------------
 
-    def line(self) -> str:
-        now = time.monotonic()
-        elapsed = max(now - self.file_start, 1e-6)
-        fps = self.file_done / elapsed
-        parts = [f"[{self.index}/{self.files}] {self.name}"]
-        if self.file_total:
-            left = (self.file_total - self.file_done) / fps if fps > 0 else None
-            parts.append(f"{self.file_done}/{self.file_total} frames")
-        else:
-            left = None
-            parts.append(f"{self.file_done} frames")
-        parts.append(f"{fps:.2f} fps" if fps < 10 else f"{fps:.1f} fps")
-        parts.append(f"ETA {_clock(left)}")
-        if self.files > 1 and self.run_total:
-            run_elapsed = max(now - self.run_start, 1e-6)
-            run_fps = self.run_done / run_elapsed
-            run_left = (self.run_total - self.run_done) / run_fps if run_fps > 0 else None
-            parts.append(f"| all {self.run_done}/{self.run_total} ETA {_clock(run_left)}")
-        return "  ".join(parts)
-
-    def _draw(self, force: bool = False) -> None:
-        if not self.enabled:
-            return
-        now = time.monotonic()
-        if not force and now - self._last_draw < self.interval:
-            return
-        self._last_draw = now
-        self.stream.write("\r\033[K" + self.line())
-        self.stream.flush()
-        self._drawn = True
+    def _close_file(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
 
     def clear(self) -> None:
-        """Erase the line (before printing a message, and at the end)."""
-        if self.enabled and self._drawn:
-            self.stream.write("\r\033[K")
-            self.stream.flush()
-            self._drawn = False
+        """Erase the bars (before printing a message, and at the end)."""
+        self._close_file()
+        if self._run is not None:
+            self._run.clear()
+
+    def close(self) -> None:
+        """The run is over: remove the bars."""
+        self._close_file()
+        if self._run is not None:
+            self._run.close()
+            self._run = None
+
+
+def write(text: str, stream: TextIO) -> None:
+    """Print a line above any bars (they are redrawn below it)."""
+    tqdm.write(text, file=stream)
+    stream.flush()

@@ -18,24 +18,13 @@ import torch
 from .errors import PresetError, WeightsError
 from .model import MPRNet, config_from_state_dict, use_local_statistics
 from .model.local_stats import patch_problem
+from .tasks import TASKS, check_task, get as get_task
 
-TASKS = ("derain", "deblur", "denoise")
-PUBLISHED_FILES = {
-    "derain": "model_deraining.pth",
-    "deblur": "model_deblurring.pth",
-    "denoise": "model_denoising.pth",
-}
 PUBLISHED_AT = "https://github.com/swz30/MPRNet (links in its README, under each task's 'pretrained model')"
 WEIGHTS_ENV = "MPRNET_VS_WEIGHTS"
 SHIPPED_DIR = Path(__file__).resolve().parent / "models"
 
 Source = str | os.PathLike | Mapping[str, Any]
-
-
-def check_task(task: str) -> str:
-    if task not in TASKS:
-        raise WeightsError(f"unknown task {task!r}: choose one of {', '.join(TASKS)}")
-    return task
 
 
 def cache_dir() -> Path:
@@ -55,7 +44,7 @@ def search_dirs() -> list[Path]:
 
 def find_published(task: str) -> Path | None:
     """The published checkpoint for ``task`` if the user has put it where we look, else None."""
-    name = PUBLISHED_FILES[check_task(task)]
+    name = get_task(task).published_file
     for folder in search_dirs():
         candidate = folder / name
         if candidate.is_file():
@@ -68,7 +57,7 @@ def published_path(task: str) -> Path:
     found = find_published(task)
     if found is not None:
         return found
-    name = PUBLISHED_FILES[task]
+    name = get_task(task).published_file
     places = " or ".join(str(d / name) for d in search_dirs())
     raise WeightsError(
         f"no published checkpoint for task {task!r}: put {name} at {places} "
@@ -82,13 +71,23 @@ def shipped_path(task: str) -> Path | None:
     return candidate if candidate.is_file() else None
 
 
-def default_weights(task: str) -> Path:
-    """The published checkpoint if found, else the shipped model; an error when neither exists."""
+def resolve_weights(task: str | None, weights: str | os.PathLike | None) -> Path:
+    """The checkpoint an engine loads: ``weights`` when given, else the task's published
+    checkpoint if found, else the model shipped for it. Neither found raises the WeightsError
+    that says where to put the published file."""
+    if weights is not None:
+        if not isinstance(weights, (str, os.PathLike)):
+            raise WeightsError(f"weights must be a checkpoint path, got {type(weights).__name__}")
+        if not str(weights).strip():
+            raise WeightsError("weights: empty path; give a checkpoint file, or leave weights out for the task's default")
+        path = Path(weights).expanduser()
+        if not path.is_file():
+            raise WeightsError(f"{path}: no such checkpoint file" if not path.exists() else f"{path}: not a file")
+        return path
+    if task is None:
+        raise WeightsError(f"give a task ({', '.join(TASKS)}) or weights= (a checkpoint path) so a model can be chosen")
     found = find_published(task) or shipped_path(task)
-    if found is None:
-        published_path(task)  # raises with the instructions
-    assert found is not None
-    return found
+    return found if found is not None else published_path(task)  # raises with the instructions
 
 
 _TORCH_BOILERPLATE = ("Weights only load failed", "Please file an issue", "Check the documentation", "In PyTorch")

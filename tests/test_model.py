@@ -10,7 +10,8 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from conftest import DATA, deterministic_model, golden
-from mprnet_vs.model import PUBLISHED_CONFIGS, MPRNet, MPRNetConfig, config_from_state_dict
+from mprnet_vs.model import MPRNet, MPRNetConfig, config_from_state_dict
+from mprnet_vs.tasks import REGISTRY
 from weight_rule import image
 
 
@@ -72,7 +73,7 @@ def test_published_configs_are_read_back():
             published["config"]["scale_orsnetfeats"],
         )
         assert (config.num_cab, config.reduction, config.kernel_size, config.bias) == (8, 4, 3, False)
-        assert config == PUBLISHED_CONFIGS[task]
+        assert config == REGISTRY[task].published_config
 
 
 def test_batch_elements_are_independent(tiny_model):

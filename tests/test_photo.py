@@ -17,7 +17,7 @@ from conftest import unwritable_folder
 from mprnet_vs.engine import Restorer
 from mprnet_vs.errors import InputError
 from mprnet_vs.photo import read_photo, restore_photo
-from mprnet_vs.photo_file import inspect
+from mprnet_vs.photo.file import inspect
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ import torch
 
 from mprnet_vs import PresetError, presets
 from mprnet_vs.engine import Restorer
-from mprnet_vs.weights import TASKS
+from mprnet_vs.tasks import TASKS
 
 ROOT = Path(__file__).resolve().parent.parent
 

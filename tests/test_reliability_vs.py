@@ -27,7 +27,7 @@ import vapoursynth as vs
 import mprnet_vs
 from conftest import write_checkpoint
 from mprnet_vs.engine.cache import get_model
-from mprnet_vs.vs_filters import script_main
+from mprnet_vs.vapoursynth.script import script_main
 from test_reliability_cli import _RunsCode, _audio_only, _cut, _empty, _frameless, _random_bytes
 from test_video import make_clip
 
@@ -382,7 +382,7 @@ def vspipe(*args: str, cwd: Path = ROOT, script: str | Path = "derain.vpy", requ
     command = [str(VSPIPE), "-c", "y4m"] + (["-r", str(requests)] if requests else [])
     for arg in args:
         command += ["-a", arg]
-    command += [str(ROOT / "filters" / script), "-"]
+    command += [str(ROOT / "mprnet_vs" / "vapoursynth" / "scripts" / script), "-"]
     env = dict(os.environ, OMP_NUM_THREADS="1", PWD=str(cwd))  # PWD as a shell would set it
     return subprocess.run(command, capture_output=True, timeout=180, cwd=cwd, env=env)
 
@@ -437,7 +437,7 @@ def test_vspipe_refuses_a_relative_src_that_names_two_files(tmp_path, tiny_weigh
     exists under $PWD and in the script's folder as different videos is refused, not guessed."""
     scripts, caller = tmp_path / "scripts", tmp_path / "caller"
     scripts.mkdir(), caller.mkdir()
-    script = Path(shutil.copy(ROOT / "filters" / "derain.vpy", scripts))
+    script = Path(shutil.copy(ROOT / "mprnet_vs" / "vapoursynth" / "scripts" / "derain.vpy", scripts))
     make_clip(scripts / "clip.mkv", codec="ffv1", frames=2)
     make_clip(caller / "clip.mkv", codec="ffv1", frames=3)
     result = vspipe("src=clip.mkv", f"weights={tiny_weights}", "device=cpu", cwd=caller, script=script)

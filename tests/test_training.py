@@ -160,7 +160,7 @@ def test_checkpoint_loads_everywhere_and_resume_matches_straight_run(photos, tmp
     assert np.abs(want.astype(np.float32) / 255 - direct).max() <= 1 / 255 + 1e-4
 
     vs = pytest.importorskip("vapoursynth")
-    from mprnet_vs.vs_filters import denoise
+    from mprnet_vs.vapoursynth import denoise
 
     clip = vs.core.std.BlankClip(width=56, height=40, format=vs.RGBS, length=1)
     frame = vs.core.std.ModifyFrame(clip, clip, lambda n, f: _fill(f.copy(), img))

@@ -21,9 +21,10 @@ import vapoursynth as vs
 import mprnet_vs
 from mprnet_vs.engine import Restorer, loaded_model_count
 from mprnet_vs.engine.cache import get_model
-from mprnet_vs.vs_filters import BatchRunner, script_main, script_options
-from mprnet_vs.vs_formats import guess_matrix
-from mprnet_vs.vs_source import caller_path
+from mprnet_vs.vapoursynth.batching import BatchRunner
+from mprnet_vs.vapoursynth.script import script_main, script_options
+from mprnet_vs.untagged import guess_matrix
+from mprnet_vs.vapoursynth.source import caller_path
 
 core = vs.core
 WIDTH, HEIGHT, LENGTH = 96, 64, 7
@@ -235,7 +236,7 @@ def test_limited_range_rgb_stays_limited(yuv8, tiny_weights):
 
 
 def test_guessed_matrix_is_logged_and_matrix_overrides(yuv8, tiny_weights):
-    assert guess_matrix(1920, 1080) == 1 and guess_matrix(1280, 720) == 1 and guess_matrix(720, 480) == 6
+    assert guess_matrix(1920, 1080)[0] == 1 and guess_matrix(1280, 720)[0] == 1 and guess_matrix(720, 480)[0] == 6
     messages: list[str] = []
     handle = core.add_log_handler(lambda level, msg: messages.append(msg))
     try:
@@ -497,11 +498,15 @@ def test_not_a_checkpoint_raises_vs_error(rgbs, tmp_path):
 
 def test_script_options_parse_vspipe_arguments():
     scope = {"src": "x.mkv", "stages": "2", "tile": "auto", "batch": "4", "device": "0", "preset": "fast",
-             "weights": b"/w/m.pth", "overlap": "", "unrelated": "1", "local_stats": "0"}
+             "weights": b"/w/m.pth", "unrelated": "1", "local_stats": "0"}
     assert script_options(scope, "s") == {"stages": 2, "tile": "auto", "batch": 4, "device": 0, "preset": "fast",
                                           "weights": "/w/m.pth", "local_stats": 0}
     with pytest.raises(vs.Error, match="-a stages=two: must be an integer"):
         script_options({"stages": "two"}, "s")
+    # An empty value (an unset shell variable) is refused, as on the command line, not the default.
+    for key in ("overlap", "weights", "device", "preset"):
+        with pytest.raises(vs.Error, match=f"^s: -a {key}= is empty"):
+            script_options({key: " "}, "s")
 
 
 def test_script_options_take_signed_ascii_integers_only():
@@ -530,17 +535,17 @@ def test_unknown_script_keys_are_warned_about(tmp_path):
     """vspipe accepts any ``-a`` key: a misspelt one (tiel=512) must not be ignored silently,
     while the names a script binds itself are not vspipe arguments."""
     script = tmp_path / "mine.vpy"
-    script.write_text('import mprnet_vs.vs_filters\nlabel = "mine"\nfor word in ("a",):\n    pass\n', encoding="utf-8")
+    script.write_text('import mprnet_vs.vapoursynth.script\nlabel = "mine"\nfor word in ("a",):\n    pass\n', encoding="utf-8")
     scope = {"__file__": str(script), "__name__": "__vapoursynth__", "src": "x.mkv", "tiel": "512",
              "label": "mine", "word": "a", "mprnet_vs": mprnet_vs, "stages": "2", "colour": b"red"}
     messages = _log_messages(lambda: script_options(scope, "s"))
     assert [m for m in messages if "ignoring" in m] == [
         "s: ignoring -a tiel=...: not an option of this script; did you mean tile? "
-        "options: src, weights, preset, precision, matrix, stages, tile, overlap, batch, device, num_streams, local_stats",
+        "options: src, weights, preset, stages, tile, overlap, batch, precision, device, compile, local_stats, num_streams, matrix",
         "s: ignoring -a colour=...: not an option of this script; "
-        "options: src, weights, preset, precision, matrix, stages, tile, overlap, batch, device, num_streams, local_stats",
+        "options: src, weights, preset, stages, tile, overlap, batch, precision, device, compile, local_stats, num_streams, matrix",
     ]
-    shipped = {"__file__": str(Path(__file__).resolve().parent.parent / "filters" / "derain.vpy"), "tile": "64"}
+    shipped = {"__file__": str(Path(__file__).resolve().parent.parent / "mprnet_vs" / "vapoursynth" / "scripts" / "derain.vpy"), "tile": "64"}
     assert not [m for m in _log_messages(lambda: script_options(shipped, "s")) if "ignoring" in m]
 
 

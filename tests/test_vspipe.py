@@ -79,7 +79,7 @@ def vspipe(script: str, *args: str, timeout: float = 120) -> subprocess.Complete
     command = [str(VSPIPE), "-c", "y4m"]
     for arg in args:
         command += ["-a", arg]
-    command += [str(ROOT / "filters" / script), "-"]
+    command += [str(ROOT / "mprnet_vs" / "vapoursynth" / "scripts" / script), "-"]
     return subprocess.run(command, capture_output=True, timeout=timeout, cwd=ROOT)
 
 

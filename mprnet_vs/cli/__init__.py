@@ -15,6 +15,7 @@ from types import ModuleType
 from typing import NoReturn
 
 from .. import __version__
+from ..engine.options import ENGINE_OPTIONS, Option
 from ..errors import MissingDependency, MprnetError, describe_os_error
 
 # name -> (module, one-line help). Each module defines add_arguments(parser) and run(args) -> int.
@@ -25,13 +26,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("mprnet_vs.cli.bench", "time the engine against the released code's way of running, on this device"),
     "restore": ("mprnet_vs.cli.restore", "restore videos, photos and folders (derain, deblur, denoise)"),
     "presets": ("mprnet_vs.cli.presets_cmd", "list the presets and what each sets"),
+    "vpy": ("mprnet_vs.cli.vpy", "print the path of a task's installed .vpy script (for vspipe)"),
 }
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-
-
-LOCAL_STATS_HELP = ("channel attention over windows sized for N x N training crops (TLC), 0 = off; "
-                    "default: what the checkpoint records (shipped deblur: 96)")
 
 
 def _parse_number(text: str, number: type) -> float:
@@ -80,6 +78,36 @@ def frame_size(minimum: int):  # noqa: ANN201 - an argparse type
         return int(width), int(height)
 
     return parse
+
+
+def option_type(option: Option):  # noqa: ANN201 - an argparse type
+    """An argparse type for an engine option: its text parsed and validated by the option
+    description, so the command line says what Python and VapourSynth say."""
+
+    def parse(text: str) -> object:
+        try:
+            return option.validate(option.parse(text), "")  # argparse names the option
+        except MprnetError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    parse.__name__ = option.name  # argparse names the type in its "invalid value" message
+    return parse
+
+
+def add_engine_options(parser: argparse.ArgumentParser, title: str = "model") -> None:
+    """The engine's options (:data:`mprnet_vs.engine.options.ENGINE_OPTIONS`) as a group of
+    ``--flags`` with the description's help text."""
+    group = parser.add_argument_group(title)
+    for option in ENGINE_OPTIONS:
+        if option.kind == "flag":
+            group.add_argument(option.flag, action="store_true", help=option.help)
+        else:
+            group.add_argument(option.flag, type=option_type(option), metavar=option.metavar, help=option.help)
+
+
+def engine_options(args: argparse.Namespace) -> dict[str, object]:
+    """The engine keywords the command line gave (what ``add_engine_options`` added)."""
+    return {option.name: getattr(args, option.name) for option in ENGINE_OPTIONS}
 
 
 class _Parser(argparse.ArgumentParser):

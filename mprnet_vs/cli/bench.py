@@ -14,7 +14,8 @@ import torch
 from .. import weights as weights_mod
 from ..engine import Restorer
 from ..engine.devices import device_name
-from ..model import PUBLISHED_CONFIGS, MPRNet
+from ..model import MPRNet
+from ..tasks import TASKS, get as get_task
 from . import at_least, frame_size
 
 DEFAULT_4K_TILE = 1024
@@ -23,7 +24,7 @@ DEFAULT_4K_TILE = 1024
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from ..bench.runner import RESOLUTIONS
 
-    parser.add_argument("--task", choices=sorted(PUBLISHED_CONFIGS), default="deblur")
+    parser.add_argument("--task", choices=TASKS, default="deblur")
     parser.add_argument(
         "--weights",
         help="checkpoint to time; default: the task's published checkpoint if found, else its published "
@@ -36,7 +37,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--resolution", nargs="+", default=["720p"], type=_resolution,
         help=f"{', '.join(RESOLUTIONS)} or WIDTHxHEIGHT",
     )
-    parser.add_argument("--tile", type=at_least(0), default=0, help=f"tile size (0 = whole frame; 4k uses {DEFAULT_4K_TILE} when 0)")
+    parser.add_argument("--tile", type=at_least(0), nargs="+", default=[0],
+                        help=f"tile sizes to time (0 = whole frame; 4k uses {DEFAULT_4K_TILE} when 0)")
+    parser.add_argument("--threads", type=at_least(1), help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--overlap", type=at_least(0), default=32)
     parser.add_argument("--device", default=None)
     parser.add_argument("--compile", action="store_true", help="torch.compile the model")
@@ -85,7 +88,7 @@ def _weights_path(args: argparse.Namespace, scratch: Path) -> tuple[Path, str]:
     if published:
         return published, f"published checkpoint {published}"
     torch.manual_seed(0)
-    model = MPRNet.from_config(PUBLISHED_CONFIGS[args.task])
+    model = MPRNet.from_config(get_task(args.task).published_config)
     path = scratch / f"{args.task}-published-architecture.pth"
     torch.save({"state_dict": model.state_dict(), "epoch": 0, "optimizer": {}}, path)
     return path, "published architecture, deterministic weights (seed 0)"
@@ -99,9 +102,11 @@ def run(args: argparse.Namespace) -> int:
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
         path, origin = _weights_path(args, Path(scratch))
-        for resolution in args.resolution:
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        for resolution, given_tile in ((r, t) for r in args.resolution for t in args.tile):
             height, width = _size(resolution)
-            tile = args.tile or (DEFAULT_4K_TILE if resolution == "4k" else 0)
+            tile = given_tile or (DEFAULT_4K_TILE if resolution == "4k" else 0)
             for stages in args.stages:
                 reference = None
                 for precision in args.precision:

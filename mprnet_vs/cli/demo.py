@@ -6,13 +6,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..demo import RECIPES, run_demo
+from ..demo import run_demo
+from ..tasks import TASKS, get as get_task
 from ..engine import Restorer
 from . import at_least, frame_size
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--task", choices=sorted(RECIPES), default="derain")
+    parser.add_argument("--task", choices=TASKS, default="derain")
     parser.add_argument("-o", "--output", type=Path, default=Path("mprnet-demo"), help="folder for the clips and PNG")
     parser.add_argument("--weights", help="checkpoint (default: published if found, else the shipped model)")
     parser.add_argument("--stages", type=int, choices=(1, 2, 3))
@@ -30,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"model: MPRNet {model.n_feat}/{model.scale_unetfeats}/{model.scale_orsnetfeats} x{model.num_cab} CABs, "
           f"{source}, {restorer.stages} stages on {restorer.device}")
     result = run_demo(args.output, restorer, frames=args.frames, width=width, height=height, seed=args.seed)
-    print(f"degraded clip ({RECIPES[args.task]}): {result.degraded} ({result.frames} frames {width}x{height})")
+    print(f"degraded clip ({get_task(args.task).demo_recipe}): {result.degraded} ({result.frames} frames {width}x{height})")
     print(f"restored clip (video pipeline, {result.fps:.1f} fps): {result.restored}")
     print(f"side by side (clean | degraded | restored): {result.side_by_side}")
     gain = result.psnr_restored - result.psnr_degraded

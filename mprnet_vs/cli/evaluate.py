@@ -7,8 +7,9 @@ import json
 import sys
 from pathlib import Path
 
-from ..weights import TASKS
-from . import LOCAL_STATS_HELP, at_least
+from ..tasks import TASKS
+from ..engine.options import OPTIONS_BY_NAME
+from . import at_least
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=at_least(0), default=0, help="seed of the degradation (default 0)")
     parser.add_argument("--preset", help="engine preset (fast / balanced / quality or a YAML file)")
     parser.add_argument("--device", help="cpu, cuda or cuda:N (default: CUDA when available)")
-    parser.add_argument("--local-stats", type=at_least(0), metavar="N", help=LOCAL_STATS_HELP)
+    parser.add_argument("--local-stats", type=at_least(0), metavar="N", help=OPTIONS_BY_NAME["local_stats"].help)
     parser.add_argument("--save", type=Path, metavar="DIR", help="also write the degraded and restored images here")
     parser.add_argument("--json", action="store_true", help="print the scores as JSON instead of a table")
 

@@ -6,9 +6,8 @@ import argparse
 from typing import Any
 
 from .. import presets
-from ..errors import PresetError
-from ..video import UsageError
-from ..weights import TASKS
+from ..errors import PresetError, UsageError
+from ..tasks import TASKS
 
 COLUMNS = ("stages", "tile", "overlap", "batch", "precision")
 

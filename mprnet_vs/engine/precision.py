@@ -4,17 +4,10 @@ from __future__ import annotations
 
 import torch
 
-from ..errors import PresetError
+from ..errors import PresetError, first_line
 
-PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 NAMES = {dtype: name for name, dtype in DTYPES.items()}
-
-
-def check_precision(value: object, where: str = "argument precision") -> str:
-    if not isinstance(value, str) or value.lower() not in PRECISIONS:
-        raise PresetError(f"{where}: {value!r} is not a precision; allowed: {', '.join(PRECISIONS)}")
-    return value.lower()
 
 
 def initial_dtype(precision: str, device: torch.device) -> torch.dtype:
@@ -46,8 +39,7 @@ def check_supported(dtype: torch.dtype, device: torch.device) -> None:
             weight = torch.zeros(1, 1, 3, 3, device=device, dtype=dtype)
             torch.nn.functional.conv2d(probe, weight, padding=1)
     except (RuntimeError, NotImplementedError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise PresetError(
-            f"precision {NAMES.get(dtype, dtype)} is not supported on {device} by this torch build ({first}); "
+            f"precision {NAMES.get(dtype, dtype)} is not supported on {device} by this torch build ({first_line(exc)}); "
             "use precision='fp32' or 'auto'"
         ) from None

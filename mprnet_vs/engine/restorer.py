@@ -18,12 +18,13 @@ import numpy as np
 import torch
 
 from .. import presets
-from ..errors import InputError, MprnetError
+from ..errors import InputError, MprnetError, first_line
 from ..model import MPRNet, use_local_statistics
-from ..weights import check_local_stats, check_task
+from ..tasks import check_task
+from ..weights import check_local_stats, resolve_weights
 from . import autotile, cache, convert
-from .checkpoints import resolve_weights
 from .devices import DeviceSpec, resolve_device
+from .options import check_bool, describe
 from .padding import crop, pad_to_multiple
 from .precision import NAMES, check_supported, fallback_dtype, initial_dtype
 from .tiling import MIN_SPLIT, Tile, plan, round_tile
@@ -32,18 +33,12 @@ OOM_ERRORS: tuple[type[BaseException], ...] = (getattr(torch, "OutOfMemoryError"
 
 
 class Restorer:
-    """Restore images with MPRNet.
+    """Restore images with MPRNet: one model resident on a device, any image size.
 
     ``task`` (derain / deblur / denoise) picks the default checkpoint and preset file;
-    ``weights`` a checkpoint path (or an in-memory :class:`MPRNet`) overrides the checkpoint.
-    ``preset`` is a profile name (fast / balanced / quality, default quality) or a YAML path;
-    ``stages``, ``tile``, ``overlap``, ``batch`` and ``precision`` override the preset.
-    ``device``: "cpu", "cuda", "cuda:N" or an int; default CUDA when available.
-    ``compile=True`` runs the model through ``torch.compile`` (falls back to eager, with a
-    warning, when the compiler is unavailable).
-    ``local_stats``: channel attention over windows sized for N x N training crops instead of the
-    whole frame (:mod:`mprnet_vs.model.local_stats`); 0 = off (the released model); None (default)
-    = what the checkpoint records (the shipped deblur model: 96; published checkpoints: off).
+    ``weights`` may also be an in-memory :class:`MPRNet`. Explicit options override the preset.
+
+    Options (:mod:`mprnet_vs.engine.options`, the one description every front end shares):
     """
 
     def __init__(
@@ -87,7 +82,7 @@ class Restorer:
             self.checkpoint = resolve_weights(self.task, weights)
         self.model: MPRNet = self._load(self.dtype)
 
-        self.compile = bool(compile)
+        self.compile = check_bool(compile, "argument")
         self._compiled: torch.nn.Module | None = None
         if self.compile:
             self._compiled = self._compile(self.model)
@@ -164,7 +159,7 @@ class Restorer:
         try:
             return torch.compile(model)
         except Exception as exc:  # noqa: BLE001 - any compiler set-up failure means "run eagerly"
-            self._warn_once("compile", f"torch.compile is unavailable ({_first_line(exc)}); running the model uncompiled")
+            self._warn_once("compile", f"torch.compile is unavailable ({first_line(exc)}); running the model uncompiled")
             return None
 
     # --- checks ---------------------------------------------------------------------------
@@ -197,7 +192,7 @@ class Restorer:
             try:
                 out = self._run(padded, model, dtype, tile, batch)
             except OOM_ERRORS as exc:
-                failure = _first_line(exc)  # leave the except block so its frames can be freed
+                failure = first_line(exc)  # leave the except block so its frames can be freed
             if failure is not None:
                 side = tile if tile > 0 else max(padded.shape[-2:])
                 shrunk_from = shrunk_from or side
@@ -270,7 +265,7 @@ class Restorer:
             except OOM_ERRORS:
                 raise
             except Exception as exc:  # noqa: BLE001 - compiler failures surface on first call
-                self._warn_once("compile", f"torch.compile failed ({_first_line(exc)}); running the model uncompiled")
+                self._warn_once("compile", f"torch.compile failed ({first_line(exc)}); running the model uncompiled")
                 self._compiled = None
         return model(x, stages=self.stages).float()
 
@@ -315,6 +310,4 @@ class Restorer:
             warnings.warn(f"mprnet_vs: {message}", RuntimeWarning, stacklevel=4)
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+Restorer.__doc__ = f"{Restorer.__doc__}\n{describe(indent='    ')}\n"

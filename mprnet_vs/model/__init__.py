@@ -3,7 +3,7 @@
 from .blocks import CAB, SAM
 from .config import config_from_state_dict
 from .local_stats import use_local_statistics
-from .mprnet import PUBLISHED_CONFIGS, SIZE_MULTIPLE, STAGE_CHOICES, MPRNet, MPRNetConfig
+from .mprnet import SIZE_MULTIPLE, STAGE_CHOICES, MPRNet, MPRNetConfig
 from .orsnet import ORB, ORSNet
 from .unet import Decoder, Encoder
 
@@ -16,7 +16,6 @@ __all__ = [
     "Decoder",
     "MPRNet",
     "MPRNetConfig",
-    "PUBLISHED_CONFIGS",
     "SIZE_MULTIPLE",
     "STAGE_CHOICES",
     "config_from_state_dict",

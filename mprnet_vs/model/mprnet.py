@@ -42,13 +42,6 @@ class MPRNetConfig:
         return asdict(self)
 
 
-# The widths of the three published checkpoints (all num_cab 8, reduction 4, no bias).
-PUBLISHED_CONFIGS = {
-    "derain": MPRNetConfig(n_feat=40, scale_unetfeats=20, scale_orsnetfeats=16),
-    "denoise": MPRNetConfig(n_feat=80, scale_unetfeats=48, scale_orsnetfeats=32),
-    "deblur": MPRNetConfig(n_feat=96, scale_unetfeats=48, scale_orsnetfeats=32),
-}
-
 
 def _split_join(features: Features, parts: int, dim: int) -> Features:
     """Undo a batch stack: split each tensor into ``parts`` along the batch and concatenate them

@@ -24,13 +24,14 @@ import cv2
 import torch
 import yaml
 
-from ..errors import InputError, PresetError
+from ..errors import InputError, PresetError, first_line
 from ..engine.devices import resolve_device
 from ..model import MPRNet, MPRNetConfig, use_local_statistics
 from ..model.local_stats import patch_problem
 from ..safe_output import atomic_output
-from ..weights import LOCAL_STATS_KEY, TASKS, build_model, extract_state_dict, load_model, read_checkpoint
-from ..degrade import check_recipe, TASK_RECIPES
+from ..tasks import REGISTRY as TASK_REGISTRY, TASKS
+from ..weights import LOCAL_STATS_KEY, build_model, extract_state_dict, load_model, read_checkpoint
+from ..degrade import check_recipe
 from .data import PairSource, numbered_batches
 from .losses import MPRNetLoss
 
@@ -121,7 +122,7 @@ def load_config(path: str | Path, **overrides: Any) -> TrainConfig:
     except FileNotFoundError:
         raise PresetError(f"{path}: no such training config") from None
     except yaml.YAMLError as exc:
-        raise PresetError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+        raise PresetError(f"{path}: not valid YAML ({first_line(exc)})") from None
     if not isinstance(raw, dict):
         raise PresetError(f"{path}: expected a mapping at the top level")
     known = {"task", "model", "data", "train", "output", "init"}
@@ -183,7 +184,7 @@ def load_config(path: str | Path, **overrides: Any) -> TrainConfig:
         except PresetError as exc:
             raise PresetError(f"{path}: {exc}") from None
     if config.degraded is None and config.recipe is None:
-        config.recipe = TASK_RECIPES[config.task]
+        config.recipe = TASK_REGISTRY[config.task].recipe
     if config.recipe:
         check_recipe(config.recipe)
     if config.patch % 8 or config.patch < 16:

@@ -28,10 +28,11 @@ import numpy as np
 import torch
 
 from .colour import RANGE_FULL, ColourMatrix, ColourTags, FrameReader, FrameWriter, interpret, layout, output_tags
-from .errors import InputError, MprnetError
-from .safe_output import atomic_output, refuse_inputs
-from .video_copy import COPIED_TYPES, AudioRetimer, add_copied_streams, copy_container_info
-from .video_encoder import (
+from ..engine.protocol import Engine
+from ..errors import InputError, MprnetError
+from ..safe_output import atomic_output, refuse_inputs
+from .streams import COPIED_TYPES, AudioRetimer, add_copied_streams, copy_container_info
+from .encoder import (
     DEFAULT_CODEC,
     DEFAULT_CRF,
     RateGrid,
@@ -45,7 +46,7 @@ from .video_encoder import (
     output_format,
     pick_pix_fmt,
 )
-from .video_input import (
+from .input import (
     close_quietly,
     DECODE_ORDER_FORMATS,
     DecodeLog,
@@ -137,7 +138,7 @@ class _Channel:
 class _Pipeline:
     """One video: the reader, the device work, the writer and the threads joining them."""
 
-    def __init__(self, source: Path, restorer: Any, options: VideoOptions, progress: Progress | None) -> None:
+    def __init__(self, source: Path, restorer: Engine, options: VideoOptions, progress: Progress | None) -> None:
         self.source = source
         self.restorer = restorer
         self.options = options
@@ -145,7 +146,7 @@ class _Pipeline:
         self.stop = threading.Event()
         self.errors: list[BaseException] = []
         self.threads: list[threading.Thread] = []
-        batch = max(1, int(getattr(restorer, "batch", 1)))
+        batch = max(1, restorer.batch)
         # Enough decoded frames to fill the next batch while one is on the device, and a few
         # restored batches for the encoder; packets of copied streams ride along as items.
         self.decoded = _Channel(options.queue_frames or 2 * batch + 4, self.stop)
@@ -406,7 +407,7 @@ def _interlacing(first: av.VideoFrame, video: av.video.stream.VideoStream) -> st
 def restore_video(
     source: str | Path,
     target: str | Path,
-    restorer: Any,
+    restorer: Engine,
     options: VideoOptions | None = None,
     progress: Progress | None = None,
 ) -> VideoReport:
@@ -440,7 +441,7 @@ def restore_video(
     return report
 
 
-def _write(source: _Source, conversion: _Conversion, temp: Path, restorer: Any, options: VideoOptions,
+def _write(source: _Source, conversion: _Conversion, temp: Path, restorer: Engine, options: VideoOptions,
            opts: dict[str, str], progress: Progress | None, report: VideoReport) -> None:
     target = report.output
     try:

@@ -21,9 +21,10 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .errors import InputError
-from .photo_file import Contents, inspect
-from .safe_output import atomic_output, refuse_inputs
+from ..engine.protocol import Engine
+from ..errors import InputError
+from .file import Contents, inspect
+from ..safe_output import atomic_output, refuse_inputs
 
 PHOTO_SUFFIXES = (".png", ".jpg", ".jpeg", ".jpe", ".tif", ".tiff", ".bmp", ".webp")
 EIGHT_BIT_ONLY = (".jpg", ".jpeg", ".jpe", ".bmp", ".webp")
@@ -202,7 +203,7 @@ def _to_8bit(image: np.ndarray) -> np.ndarray:
     return np.round(image.astype(np.float32) / 257.0).astype(np.uint8)
 
 
-def restore_photo(source: str | Path, target: str | Path, restorer: Any) -> PhotoReport:
+def restore_photo(source: str | Path, target: str | Path, restorer: Engine) -> PhotoReport:
     """Restore one photo into ``target`` (format from its extension). InputError on a file
     that cannot be read or written; nothing is left at ``target`` then. The output's temporary
     file is claimed first, so an unwritable folder fails before the photo is read or restored."""
@@ -218,7 +219,7 @@ def restore_photo(source: str | Path, target: str | Path, restorer: Any) -> Phot
     return report
 
 
-def _restore(source: Path, target: Path, restorer: Any) -> tuple[PhotoReport, np.ndarray]:
+def _restore(source: Path, target: Path, restorer: Engine) -> tuple[PhotoReport, np.ndarray]:
     """The report, and the restored image in OpenCV's layout at a depth ``target``'s format holds."""
     data = _file_bytes(source)
     image, metadata = _decode(data, source)

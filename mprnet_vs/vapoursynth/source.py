@@ -9,9 +9,9 @@ from pathlib import Path
 
 import vapoursynth as vs
 
-from .errors import InputError
-from .safe_output import same_file
-from .video_input import announced_frames, main_video_stream, open_input
+from ..errors import InputError
+from ..safe_output import same_file
+from ..video.input import announced_frames, main_video_stream, open_input
 
 
 def caller_path(text: str, name: str, key: str) -> str:

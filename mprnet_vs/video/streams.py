@@ -9,7 +9,7 @@ from io import BytesIO
 
 import av
 
-from .video_input import describe_error
+from .input import describe_error
 
 # Tags that describe the old encode and would be wrong on the new one (alpha_mode: Matroska's
 # muxer would flag the restored video, which has no alpha, as carrying VP9 alpha).

@@ -16,7 +16,7 @@ import av
 import av.error
 import av.logging
 
-from .errors import InputError
+from ..errors import InputError, first_line
 
 MAX_CONSECUTIVE_DECODE_ERRORS = 32
 
@@ -37,7 +37,7 @@ def describe_error(exc: BaseException) -> str:
         reason = str(logged[2]).strip() if logged and len(logged) > 2 else ""
         if reason:
             text = f"{text}: {reason}"
-    return text.splitlines()[0] if text else type(exc).__name__
+    return first_line(text) or type(exc).__name__
 
 
 def close_quietly(container: Any) -> None:

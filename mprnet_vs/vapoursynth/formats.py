@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import vapoursynth as vs
 
+from ..untagged import MATRIX_LABELS, guess_matrix
+
 DIRECT_FORMATS = (vs.RGBS, vs.RGBH)
 
 # Names resize understands, for a ``matrix`` given as a string.
@@ -99,11 +101,6 @@ def parse_matrix(matrix: int | str | None, name: str) -> int | None:
     return value
 
 
-def guess_matrix(width: int, height: int) -> int:
-    """BT.709 for HD and larger, BT.601 (SMPTE 170M) below, as VapourSynth tools guess."""
-    return 1 if width > 1024 or height > 576 else 6
-
-
 def _log(message: str, level: vs.MessageType = vs.MESSAGE_TYPE_WARNING) -> None:
     # VapourSynth's log reaches stderr (vspipe) or the host's handler, never stdout.
     vs.core.log_message(level, message)
@@ -146,12 +143,12 @@ def color_info(clip: vs.VideoNode, matrix: int | None, name: str) -> ColorInfo:
         tagged = _int_prop(props, "_Matrix", _TAGGABLE_MATRICES, name,
                            "a matrix code resize knows (0-14 without 11); pass matrix=... to choose one")
         if tagged is None or tagged in _RESERVED_MATRICES or tagged == 0:
-            matrix = guess_matrix(clip.width, clip.height)
+            primaries = props.get("_Primaries")
+            matrix, why = guess_matrix(clip.width, clip.height, primaries if isinstance(primaries, int) else None)
             guessed = True
-            label = "BT.709" if matrix == 1 else "BT.601 (170m)"
             _log(
-                f"{name}: the clip has no usable _Matrix frame property; guessing {label} from the "
-                f"frame size {clip.width}x{clip.height}. Pass matrix=... to choose."
+                f"{name}: the clip has no usable _Matrix frame property; guessing {MATRIX_LABELS[matrix]} "
+                f"from the {why}. Pass matrix=... to choose."
             )
         else:
             matrix = tagged

@@ -18,7 +18,8 @@ import numpy as np
 import torch
 from av.video.reformatter import ColorPrimaries, ColorRange, ColorTrc, Interpolation, VideoReformatter
 
-from .errors import InputError
+from ..errors import InputError
+from ..untagged import MATRIX_LABELS, guess_matrix
 
 # AVColorSpace values (libavutil/pixfmt.h), named as ffprobe names them.
 MATRIX_NAMES = {
@@ -169,7 +170,7 @@ class Interpretation:
 
 def interpret(tags: ColourTags, pixels: PixelLayout, width: int, height: int) -> Interpretation:
     """The matrix and range to convert with. Untagged YUV follows the primaries, else the
-    usual convention (BT.709 from 1280x720 up, BT.601 below) -- and says so."""
+    frame size as VapourSynth tools guess (:mod:`mprnet_vs.untagged`) -- and says so."""
     notes = []
     rng = tags.range
     if pixels.family == "rgb":
@@ -185,17 +186,8 @@ def interpret(tags: ColourTags, pixels: PixelLayout, width: int, height: int) ->
         if matrix == 10:
             notes.append("BT.2020 constant-luminance matrix converted as non-constant-luminance")
         return Interpretation(matrix, rng, "; ".join(notes))
-    if tags.primaries == PRIMARIES_BT2020:
-        guess, why = 9, "BT.2020 primaries"
-    elif tags.primaries == PRIMARIES_BT709:
-        guess, why = MATRIX_BT709, "BT.709 primaries"
-    elif tags.primaries in (PRIMARIES_BT470BG, PRIMARIES_SMPTE170M):
-        guess, why = MATRIX_SMPTE170M, "BT.601 primaries"
-    elif width >= 1280 or height >= 720:
-        guess, why = MATRIX_BT709, f"HD size {width}x{height}"
-    else:
-        guess, why = MATRIX_SMPTE170M, f"SD size {width}x{height}"
-    label = {MATRIX_BT709: "BT.709", MATRIX_SMPTE170M: "BT.601", 9: "BT.2020"}[guess]
+    guess, why = guess_matrix(width, height, tags.primaries)
+    label = MATRIX_LABELS[guess]
     if matrix == MATRIX_UNSPECIFIED:
         notes.append(f"colour matrix not tagged: assumed {label} ({why})")
     else:

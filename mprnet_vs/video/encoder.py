@@ -25,9 +25,9 @@ import av.error
 import numpy as np
 
 from .colour import RANGE_FULL, ColourTags, FrameWriter, PixelLayout, interpret, layout
-from .errors import InputError, UsageError
-from .video_copy import fresh_metadata
-from .video_input import close_quietly, describe_error, ffmpeg_reasons
+from ..errors import InputError, UsageError
+from .streams import fresh_metadata
+from .input import close_quietly, describe_error, ffmpeg_reasons
 
 DEFAULT_CODEC = "libx264"
 DEFAULT_CRF = 16

@@ -1,0 +1,21 @@
+"""The video front end: decode any file FFmpeg reads, restore its frames in batches, encode,
+copy the other streams, and write the result atomically.
+
+Modules, each one concern: :mod:`.input` (opening, demuxing, decoding, timing, damage),
+:mod:`.colour` (tag policy, YUV <-> RGB maths, PyAV frame I/O, GIF palettes), :mod:`.encoder`
+(codec, pixel format and rate-control choices), :mod:`.streams` (audio, subtitles, attachments,
+chapters and metadata copied packet for packet), :mod:`.pipeline` (the threads that tie them
+together and the report).
+"""
+
+from .pipeline import (
+    DEFAULT_CODEC,
+    DEFAULT_CRF,
+    VideoOptions,
+    VideoReport,
+    check_settings,
+    estimate_frames,
+    restore_video,
+)
+
+__all__ = ["DEFAULT_CODEC", "DEFAULT_CRF", "VideoOptions", "VideoReport", "check_settings", "estimate_frames", "restore_video"]
