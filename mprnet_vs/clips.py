@@ -13,16 +13,10 @@ import av
 import cv2
 import numpy as np
 
+from .photo import read_rgb
+
 ASSETS = Path(__file__).resolve().parent / "assets"
 DEFAULT_PHOTO = ASSETS / "coffee.jpg"
-
-
-def read_rgb(path: Path) -> np.ndarray:
-    """An 8-bit RGB photo (OpenCV reads BGR)."""
-    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise FileNotFoundError(f"{path}: cannot read the photo")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
 def pan(photo: np.ndarray, width: int, height: int, count: int) -> Iterator[np.ndarray]:

@@ -70,6 +70,10 @@ def _quiet_opencv() -> Iterator[None]:
             cv2.utils.logging.setLogLevel(previous)
 
 
+def _to_8bit(image: np.ndarray) -> np.ndarray:
+    return np.round(image.astype(np.float32) / 257.0).astype(np.uint8)
+
+
 def read_photo(path: Path) -> np.ndarray:
     """The image as OpenCV stores it (BGR / BGRA / gray, native depth), upright."""
     return _decode(_file_bytes(path), path)[0]
@@ -81,6 +85,26 @@ def read_rgb_photo(path: Path) -> tuple[np.ndarray, bool]:
     reads with this, so a 16-bit file is scored at 16 bits, not rounded to 8."""
     rgb, _alpha, family = _split(_decode(_file_bytes(path), path)[0], path)
     return _to_supported(np.ascontiguousarray(rgb), path)[0], family == "gray"
+
+
+def read_rgb(path: str | Path) -> np.ndarray:
+    """The picture as 8-bit H x W x 3 RGB, read as ``restore`` reads it (by content, upright,
+    alpha dropped, gray repeated): training, the demo and evaluation of 8-bit data use this."""
+    return decode_rgb(_file_bytes(Path(path)), str(path))
+
+
+def decode_rgb(data: bytes | np.ndarray, origin: str) -> np.ndarray:
+    """Encoded image bytes as :func:`read_rgb` reads a file; ``origin`` names them in errors."""
+    buffer = np.frombuffer(data, np.uint8) if isinstance(data, bytes) else data
+    if buffer.size == 0:
+        raise InputError(f"{origin}: empty file")
+    where = Path(origin)
+    rgb = _to_supported(np.ascontiguousarray(_split(_decode(buffer, where)[0], where)[0]), where)[0]
+    if rgb.dtype == np.uint16:
+        return _to_8bit(rgb)
+    if rgb.dtype != np.uint8:
+        return np.round(np.clip(rgb, 0.0, 1.0) * 255.0).astype(np.uint8)
+    return rgb
 
 
 def _file_bytes(path: Path) -> np.ndarray:
@@ -197,10 +221,6 @@ def _fit_output(colour: np.ndarray, alpha: np.ndarray | None, target: Path, note
             alpha = _to_8bit(alpha)
         notes.append(f"{suffix} holds only 8-bit samples: written as 8-bit")
     return colour, alpha
-
-
-def _to_8bit(image: np.ndarray) -> np.ndarray:
-    return np.round(image.astype(np.float32) / 257.0).astype(np.uint8)
 
 
 def restore_photo(source: str | Path, target: str | Path, restorer: Engine) -> PhotoReport:

@@ -15,24 +15,9 @@ import torch
 
 from ..degrade import degrade
 from ..errors import InputError
+from ..photo import PHOTO_SUFFIXES, read_rgb
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 MARGIN = 16  # degrade a larger crop and cut the middle out, so blur and rain see real surroundings
-
-
-def decode_rgb(data: bytes, origin: str) -> np.ndarray:
-    """Encoded image bytes as HxWx3 uint8 RGB (grey is repeated, alpha dropped)."""
-    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
-    if img is None:
-        raise InputError(f"{origin}: not a readable image file")
-    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
-
-
-def read_rgb(path: str | Path) -> np.ndarray:
-    """An image file as HxWx3 uint8 RGB (grey is repeated, alpha dropped)."""
-    if not Path(path).is_file():
-        raise InputError(f"{path}: not a readable image file")
-    return decode_rgb(Path(path).read_bytes(), str(path))
 
 
 def write_rgb(path: str | Path, img: np.ndarray) -> None:
@@ -50,9 +35,9 @@ def list_images(folder: str | Path) -> list[Path]:
     if not folder.is_dir():
         raise InputError(f"{folder}: not a folder of images")
     files = sorted(p for p in folder.iterdir()
-                   if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".") and p.is_file())
+                   if p.suffix.lower() in PHOTO_SUFFIXES and not p.name.startswith(".") and p.is_file())
     if not files:
-        raise InputError(f"{folder}: holds no images ({', '.join(IMAGE_SUFFIXES)})")
+        raise InputError(f"{folder}: holds no images ({', '.join(PHOTO_SUFFIXES)})")
     return files
 
 

@@ -28,7 +28,8 @@ import cv2
 import numpy as np
 
 from ..errors import InputError
-from .data import decode_rgb, write_rgb
+from ..photo.restore import decode_rgb
+from .data import write_rgb
 
 
 @dataclass(frozen=True)
