@@ -89,6 +89,15 @@ def test_readme_table_is_the_description():
     assert tuple(names) == _clip_option_names()
 
 
+def test_choices_are_the_models_and_the_engines():
+    from mprnet_vs.engine.options import PRECISIONS, STAGES
+    from mprnet_vs.engine.precision import DTYPES
+    from mprnet_vs.model import STAGE_CHOICES
+
+    assert STAGES == STAGE_CHOICES
+    assert set(PRECISIONS) == {"auto", *DTYPES}
+
+
 def test_each_setting_is_validated_once_with_one_wording():
     """Python, a preset file and the command line give the same message for the same value."""
     from mprnet_vs.presets import check_value

@@ -154,6 +154,9 @@ def test_presets_ship_in_the_wheel_and_are_found_when_installed(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     for task in TASKS:
         assert f"mprnet_vs/presets_data/{task}.yaml" in names
+        assert f"mprnet_vs/vapoursynth/scripts/{task}.vpy" in names  # `mprnet-vs vpy TASK` finds them
+        assert f"mprnet_vs/models/{task}.pth" in names
+    assert "setuptools" not in build.stderr and "Package would be ignored" not in build.stderr, build.stderr
     target = tmp_path / "site"
     install = subprocess.run(
         [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],

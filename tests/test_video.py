@@ -14,7 +14,10 @@ import torch
 from av.video.reformatter import ColorRange, Colorspace, VideoReformatter
 
 from mprnet_vs.cli import main
-from mprnet_vs.video.colour import ColourMatrix, ColourTags, FrameReader, FrameWriter, adaptive_palette, interpret, layout
+from mprnet_vs.video.colour import ColourTags, interpret, layout
+from mprnet_vs.video.conversion import ColourMatrix
+from mprnet_vs.video.frames import FrameReader, FrameWriter
+from mprnet_vs.video.palette import adaptive_palette
 from mprnet_vs.engine import Restorer
 from mprnet_vs.errors import InputError
 from mprnet_vs.video import VideoOptions, estimate_frames, restore_video

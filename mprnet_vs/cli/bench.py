@@ -13,6 +13,7 @@ import torch
 
 from .. import weights as weights_mod
 from ..engine import Restorer
+from ..engine.options import PRECISIONS, STAGES
 from ..engine.devices import device_name
 from ..model import MPRNet
 from ..tasks import TASKS, get as get_task
@@ -30,8 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="checkpoint to time; default: the task's published checkpoint if found, else its published "
         "architecture with deterministic weights (speed does not depend on the weights)",
     )
-    parser.add_argument("--stages", type=int, nargs="+", choices=(1, 2, 3), default=[3])
-    parser.add_argument("--precision", nargs="+", default=["auto"], choices=("auto", "fp32", "fp16", "bf16"))
+    parser.add_argument("--stages", type=int, nargs="+", choices=STAGES, default=[3])
+    parser.add_argument("--precision", nargs="+", default=["auto"], choices=PRECISIONS)
     parser.add_argument("--batch", type=at_least(1), nargs="+", default=[1])
     parser.add_argument(
         "--resolution", nargs="+", default=["720p"], type=_resolution,

@@ -9,6 +9,7 @@ from pathlib import Path
 from ..demo import run_demo
 from ..tasks import TASKS, get as get_task
 from ..engine import Restorer
+from ..engine.options import STAGES
 from . import at_least, frame_size
 
 
@@ -16,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--task", choices=TASKS, default="derain")
     parser.add_argument("-o", "--output", type=Path, default=Path("mprnet-demo"), help="folder for the clips and PNG")
     parser.add_argument("--weights", help="checkpoint (default: published if found, else the shipped model)")
-    parser.add_argument("--stages", type=int, choices=(1, 2, 3))
+    parser.add_argument("--stages", type=int, choices=STAGES)
     parser.add_argument("--frames", type=at_least(1), default=24)
     parser.add_argument("--size", type=frame_size(16), default=(320, 240), metavar="WIDTHxHEIGHT", help="size of the clip (default 320x240)")
     parser.add_argument("--device")

@@ -24,7 +24,7 @@ from typing import Any, Literal
 from ..errors import PresetError
 
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
-STAGES = (1, 2, 3)
+STAGES = (1, 2, 3)  # the model's STAGE_CHOICES (tests check they agree; this module imports no torch)
 # Frames or tiles per forward pass. Far above what any GPU fits for real frames, low enough
 # that a typo (batch=100000) fails at once instead of holding a whole video in memory.
 MAX_BATCH = 256

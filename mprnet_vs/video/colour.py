@@ -1,5 +1,6 @@
-"""Colour handling for video frames: which matrix, range, primaries and transfer a stream has,
-and exact YUV <-> RGB conversion with them.
+"""Colour tags of video streams: which matrix, range, primaries and transfer a stream has, how
+an untagged one is interpreted, and which tags an output gets. The YUV <-> RGB maths is in
+:mod:`.conversion`, reading and writing PyAV frames in :mod:`.frames`.
 
 Why not let swscale do YUV -> RGB? Its high-bit-depth RGB output is scaled as if white were
 255 << 8 (about 0.4 % dark at 10 bit), and older PyAV ignored the frame's tags and silently
@@ -15,8 +16,7 @@ from functools import lru_cache
 
 import av
 import numpy as np
-import torch
-from av.video.reformatter import ColorPrimaries, ColorRange, ColorTrc, Interpolation, VideoReformatter
+from av.video.reformatter import ColorPrimaries, ColorTrc
 
 from ..errors import InputError
 from ..untagged import MATRIX_LABELS, guess_matrix
@@ -49,9 +49,6 @@ PLANAR = {
     "rgb": {8: "gbrp", 9: "gbrp9le", 10: "gbrp10le", 12: "gbrp12le", 14: "gbrp14le", 16: "gbrp16le"},
     "gray": {8: "gray", 9: "gray9le", 10: "gray10le", 12: "gray12le", 14: "gray14le", 16: "gray16le"},
 }
-# Chroma resampling: of swscale's smooth filters, Lanczos up then down comes back closest
-# (1-2 levels at 8 bit on noisy chroma; point sampling is exact but hands the model blocks).
-RESAMPLE = Interpolation.LANCZOS | Interpolation.ACCURATE_RND
 
 
 def _name(enum: type, value: int) -> str:
@@ -210,208 +207,3 @@ def output_tags(source: ColourTags, source_pixels: PixelLayout, used: Interpreta
     # RGB or gray source written as YUV: BT.709 limited, and tagged as such.
     tags = ColourTags(MATRIX_BT709, RANGE_LIMITED, source.primaries, source.transfer)
     return tags, Interpretation(MATRIX_BT709, RANGE_LIMITED)
-
-
-# --- the matrix --------------------------------------------------------------------------
-
-
-def _normalisation(pixels: PixelLayout, rng: int, matrix: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per-plane (offset, scale) so that (sample - offset) / scale is 0..1 (luma, RGB) or
-    -0.5..0.5 (chroma), following H.273 at any bit depth."""
-    n = pixels.depth
-    top = float((1 << n) - 1)
-    if pixels.family == "rgb" or rng == RANGE_FULL:
-        luma = (0.0, top)
-        chroma = (float(1 << (n - 1)), top)
-    else:
-        unit = float(1 << (n - 8))
-        luma = (16.0 * unit, 219.0 * unit)
-        chroma = (128.0 * unit, 224.0 * unit)
-    if pixels.family == "yuv" and matrix != MATRIX_RGB:
-        planes = [luma, chroma, chroma]
-    else:
-        planes = [luma] * pixels.channels
-    return np.array([p[0] for p in planes]), np.array([p[1] for p in planes])
-
-
-def _to_rgb_matrix(pixels: PixelLayout, matrix: int) -> np.ndarray:
-    """3 x C matrix taking normalised planes to R, G, B."""
-    if pixels.family == "gray":
-        return np.ones((3, 1))
-    if pixels.family == "rgb" or matrix == MATRIX_RGB:
-        # planar RGB (and YUV tagged GBR) stores G, B, R
-        return np.array([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
-    if matrix == MATRIX_YCGCO:
-        return np.array([[1.0, -1.0, 1.0], [1.0, 1.0, 0.0], [1.0, -1.0, -1.0]])
-    kr, kb = LUMA_WEIGHTS[matrix]
-    kg = 1.0 - kr - kb
-    return np.array(
-        [
-            [1.0, 0.0, 2.0 * (1.0 - kr)],
-            [1.0, -2.0 * kb * (1.0 - kb) / kg, -2.0 * kr * (1.0 - kr) / kg],
-            [1.0, 2.0 * (1.0 - kb), 0.0],
-        ]
-    )
-
-
-def _from_rgb_matrix(pixels: PixelLayout, matrix: int) -> np.ndarray:
-    """C x 3 matrix taking R, G, B to normalised planes."""
-    if pixels.family == "gray":
-        kr, kb = LUMA_WEIGHTS[MATRIX_BT709]
-        return np.array([[kr, 1.0 - kr - kb, kb]])
-    return np.linalg.inv(_to_rgb_matrix(pixels, matrix))
-
-
-class ColourMatrix:
-    """Samples of one planar layout <-> RGB in [0, 1], as torch ops on any device."""
-
-    def __init__(self, pixels: PixelLayout, interpretation: Interpretation) -> None:
-        self.pixels = pixels
-        self.interpretation = interpretation
-        offset, scale = _normalisation(pixels, interpretation.range, interpretation.matrix)
-        self._offset = offset
-        self._scale = scale
-        self._to_rgb = _to_rgb_matrix(pixels, interpretation.matrix)
-        self._from_rgb = _from_rgb_matrix(pixels, interpretation.matrix)
-        self._top = float((1 << pixels.depth) - 1)
-        self._cache: dict[torch.device, tuple[torch.Tensor, ...]] = {}
-
-    def _on(self, device: torch.device) -> tuple[torch.Tensor, ...]:
-        if device not in self._cache:
-            as_tensor = lambda a: torch.as_tensor(a, dtype=torch.float32, device=device)  # noqa: E731
-            self._cache[device] = (
-                as_tensor(self._offset).view(1, -1, 1, 1),
-                as_tensor(self._scale).view(1, -1, 1, 1),
-                as_tensor(self._to_rgb),
-                as_tensor(self._from_rgb),
-            )
-        return self._cache[device]
-
-    def to_rgb(self, planes: torch.Tensor) -> torch.Tensor:
-        """N x C x H x W integer samples -> N x 3 x H x W float32 RGB clamped to [0, 1]."""
-        offset, scale, to_rgb, _ = self._on(planes.device)
-        normalised = (planes.to(torch.float32) - offset) / scale
-        return torch.einsum("rc,nchw->nrhw", to_rgb, normalised).clamp_(0.0, 1.0)
-
-    def from_rgb(self, rgb: torch.Tensor) -> torch.Tensor:
-        """N x 3 x H x W RGB in [0, 1] -> N x C x H x W integer samples (rounded, clamped)."""
-        offset, scale, _, from_rgb = self._on(rgb.device)
-        planes = torch.einsum("cr,nrhw->nchw", from_rgb, rgb.to(torch.float32)) * scale + offset
-        planes = planes.round_().clamp_(0.0, self._top)
-        return planes.to(torch.uint8 if self.pixels.depth == 8 else torch.uint16)
-
-
-# --- frames <-> planes -------------------------------------------------------------------
-
-
-def _plane_view(plane: object, dtype: np.dtype) -> np.ndarray:
-    """The visible part of one frame plane as a (possibly strided) numpy view."""
-    rows = np.frombuffer(plane, dtype=dtype).reshape(plane.height, -1)
-    return rows[:, : plane.width]
-
-
-class FrameReader:
-    """Decoded VideoFrame -> C x H x W array in the stream's planar layout (no matrix yet).
-    One per thread: it owns its swscale context (a new one per frame costs memory). Frames
-    whose size changes mid-stream are scaled to ``size`` (the first frame's), as FFmpeg does,
-    and counted in ``resized``."""
-
-    def __init__(self, pixels: PixelLayout, interpretation: Interpretation, size: tuple[int, int] | None = None) -> None:
-        self.pixels = pixels
-        self.interpretation = interpretation
-        self.size = size
-        self.resized = 0
-        self._reformatter = VideoReformatter()
-        self._range = ColorRange.JPEG if interpretation.range == RANGE_FULL else ColorRange.MPEG
-
-    def planes(self, frame: av.VideoFrame) -> np.ndarray:
-        width, height = self.size or (frame.width, frame.height)
-        if (frame.width, frame.height) != (width, height):
-            self.resized += 1
-        if frame.format.name != self.pixels.planar or (frame.width, frame.height) != (width, height):
-            frame = self._reformatter.reformat(
-                frame,
-                width=width,
-                height=height,
-                format=self.pixels.planar,
-                src_color_range=self._range,
-                dst_color_range=self._range,
-                interpolation=RESAMPLE,
-            )
-        out = np.empty((self.pixels.channels, frame.height, frame.width), dtype=self.pixels.dtype)
-        for index, plane in enumerate(frame.planes[: self.pixels.channels]):
-            out[index] = _plane_view(plane, self.pixels.dtype)
-        return out
-
-
-class FrameWriter:
-    """C x H x W planar samples -> VideoFrame in the encoder's pixel format, tagged."""
-
-    def __init__(self, planar: PixelLayout, pix_fmt: str, interpretation: Interpretation, tags: ColourTags) -> None:
-        self.planar = planar
-        self.pix_fmt = pix_fmt
-        self.tags = tags
-        self._reformatter = VideoReformatter()
-        self._range = ColorRange.JPEG if interpretation.range == RANGE_FULL else ColorRange.MPEG
-
-    def frame(self, planes: np.ndarray) -> av.VideoFrame:
-        channels, height, width = planes.shape
-        frame = av.VideoFrame(width, height, self.planar.planar)
-        for index, plane in enumerate(frame.planes[:channels]):
-            _plane_view(plane, self.planar.dtype)[...] = planes[index]
-        if self.pix_fmt == "pal8":  # swscale cannot make a palette
-            rgb = frame.reformat(format="rgb24").to_ndarray() if self.planar.family == "rgb" else np.repeat(planes[0][..., None], 3, -1)
-            indices, colours = adaptive_palette(rgb)
-            palette = np.zeros((256, 4), np.uint8)
-            palette[:, 0] = 255
-            palette[: len(colours), 1:] = colours
-            frame = av.VideoFrame.from_ndarray((indices, palette), format="pal8")
-        elif self.pix_fmt != self.planar.planar:
-            frame = self._reformatter.reformat(
-                frame,
-                format=self.pix_fmt,
-                src_color_range=self._range,
-                dst_color_range=self._range,
-                interpolation=RESAMPLE,
-            )
-        self.tags.apply(frame)
-        return frame
-
-
-def adaptive_palette(rgb: np.ndarray, colours: int = 256) -> tuple[np.ndarray, np.ndarray]:
-    """(H x W uint8 indices, N x 3 uint8 palette) for an 8-bit RGB picture: the palette a GIF
-    needs, by variance cut over the picture's distinct colours (the box with the largest
-    squared error is split at its mean along its most varied channel; about 1 dB better than
-    a median cut). Exact for pictures of <= ``colours`` colours."""
-    flat = rgb.reshape(-1, 3).astype(np.uint32)
-    packed = (flat[:, 0] << 16) | (flat[:, 1] << 8) | flat[:, 2]
-    unique, inverse, counts = np.unique(packed, return_inverse=True, return_counts=True)
-    values = np.stack([(unique >> 16) & 255, (unique >> 8) & 255, unique & 255], 1).astype(np.float64)
-    if len(unique) <= colours:
-        return inverse.reshape(rgb.shape[:2]).astype(np.uint8), values.astype(np.uint8)
-
-    def spread(box: np.ndarray) -> tuple[float, int]:  # (squared error, channel to cut)
-        if len(box) < 2:
-            return -1.0, 0
-        weight = counts[box][:, None]
-        error = ((values[box] - (values[box] * weight).sum(0) / weight.sum()) ** 2 * weight).sum(0)
-        return float(error.sum()), int(error.argmax())
-
-    boxes = [np.arange(len(unique))]
-    spreads = [spread(boxes[0])]
-    while len(boxes) < colours:
-        worst = max(range(len(boxes)), key=lambda i: spreads[i][0])
-        if spreads[worst][0] <= 0:
-            break
-        channel = spreads[worst][1]
-        box = boxes[worst][np.argsort(values[boxes[worst], channel], kind="stable")]
-        mean = (values[box, channel] * counts[box]).sum() / counts[box].sum()
-        cut = int(np.clip(np.searchsorted(values[box, channel], mean, side="right"), 1, len(box) - 1))
-        boxes[worst:worst + 1] = [box[:cut], box[cut:]]
-        spreads[worst:worst + 1] = [spread(box[:cut]), spread(box[cut:])]
-    member = np.empty(len(unique), np.int64)
-    palette = np.empty((len(boxes), 3))
-    for index, box in enumerate(boxes):
-        member[box] = index
-        palette[index] = (values[box] * counts[box, None]).sum(0) / counts[box].sum()
-    return member[inverse].reshape(rgb.shape[:2]).astype(np.uint8), np.clip(np.round(palette), 0, 255).astype(np.uint8)

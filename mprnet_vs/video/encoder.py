@@ -24,7 +24,8 @@ import av
 import av.error
 import numpy as np
 
-from .colour import RANGE_FULL, ColourTags, FrameWriter, PixelLayout, interpret, layout
+from .colour import RANGE_FULL, ColourTags, PixelLayout, interpret, layout
+from .frames import FrameWriter
 from ..errors import InputError, UsageError
 from .streams import fresh_metadata
 from .input import close_quietly, describe_error, ffmpeg_reasons

@@ -27,7 +27,9 @@ import av.error
 import numpy as np
 import torch
 
-from .colour import RANGE_FULL, ColourMatrix, ColourTags, FrameReader, FrameWriter, interpret, layout, output_tags
+from .colour import RANGE_FULL, ColourTags, interpret, layout, output_tags
+from .conversion import ColourMatrix
+from .frames import FrameReader, FrameWriter
 from ..engine.protocol import Engine
 from ..errors import InputError, MprnetError
 from ..safe_output import atomic_output, refuse_inputs
