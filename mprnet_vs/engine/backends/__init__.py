@@ -1,0 +1,87 @@
+"""What runs the network: torch (eager or compiled), ONNX Runtime, OpenVINO, TensorRT.
+
+Every backend implements :class:`Backend`; the Restorer keeps padding, tiling, batching,
+out-of-memory retries, the precision fallback and clamping, so they behave the same whichever
+backend runs. A backend's optional package is imported only when that backend is chosen.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+import torch
+
+from ...errors import PresetError
+from .base import Backend, ModelSource, Warn, require
+
+# The values of Restorer(backend=...), in the order "auto" prefers them on the CPU last to first.
+BACKENDS = ("torch", "onnxruntime", "openvino", "tensorrt", "auto")
+BACKEND_HELP = (
+    "what runs the network: torch (PyTorch, default), onnxruntime, openvino, tensorrt (CUDA only), "
+    "or auto (the fastest installed backend that is exact on this device)"
+)
+
+__all__ = ["BACKENDS", "BACKEND_HELP", "Backend", "ModelSource", "auto_backend", "check_backend", "make_backend"]
+
+
+def check_backend(value: object) -> str:
+    """``value`` as a backend name, or a PresetError naming the choices."""
+    if not isinstance(value, str) or value.strip().lower() not in BACKENDS:
+        raise PresetError(f"backend {value!r} is unknown; choose one of {', '.join(BACKENDS)}")
+    return value.strip().lower()
+
+
+def _installed(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def auto_backend(device: torch.device, local_stats: bool) -> str:
+    """The backend ``backend="auto"`` runs, by this rule (measured in docs/benchmarks.md):
+
+    - local statistics on: torch. Exported files are exact only from 144 px per side up (for
+      96 px crops), and torch is exact at every size.
+    - CPU: openvino when installed (1.2-1.7x torch at <= 1e-6), else onnxruntime (1.0-1.3x),
+      else torch.
+    - CUDA: tensorrt when installed (public reports: 1.5-2x eager), else torch (onnxruntime's
+      CUDA provider copies every batch through host memory here, so it is not faster).
+    """
+    if local_stats:
+        return "torch"
+    if device.type == "cpu":
+        for name, module in (("openvino", "openvino"), ("onnxruntime", "onnxruntime")):
+            if _installed(module) and _installed("onnx"):
+                return name
+        return "torch"
+    return "tensorrt" if _installed("tensorrt") and _installed("onnx") else "torch"
+
+
+def make_backend(
+    name: str, source: ModelSource, device: torch.device, dtype: torch.dtype, warn: Warn, *,
+    compile: bool = False, stages: int = 3,
+) -> Backend:
+    """A loaded backend ``name`` (see :data:`BACKENDS`) for ``source`` on ``device`` in ``dtype``.
+    ``stages`` is what the ONNX backends export first (others are exported when asked for)."""
+    name = check_backend(name)
+    if name == "auto":
+        local = bool(source.local_stats) or (source.local_stats is None and _records_local_stats(source))
+        name = auto_backend(device, local)
+    if name == "torch":
+        from .torch_eager import TorchBackend
+
+        return TorchBackend(source, device, dtype, warn, compile=compile)
+    if name == "tensorrt":
+        from .tensorrt_backend import TensorRTBackend
+
+        return TensorRTBackend(source, device, dtype, warn, stages=stages)
+    if name == "onnxruntime":
+        from .ort_backend import OnnxRuntimeBackend
+
+        return OnnxRuntimeBackend(source, device, dtype, warn, stages=stages)
+    from .openvino_backend import OpenVinoBackend
+
+    return OpenVinoBackend(source, device, dtype, warn, stages=stages)
+
+
+def _records_local_stats(source: ModelSource) -> bool:
+    """Whether the network uses local statistics when the setting is left to the checkpoint."""
+    return bool(source.torch_model(torch.device("cpu"), torch.float32).local_stats_patch)
