@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("mprnet_vs.cli.bench", "time the engine against the released code's way of running, on this device"),
     "restore": ("mprnet_vs.cli.restore", "restore videos, photos and folders (derain, deblur, denoise)"),
     "presets": ("mprnet_vs.cli.presets_cmd", "list the presets and what each sets"),
+    "export": ("mprnet_vs.cli.export", "export a checkpoint as one ONNX file (onnxruntime, OpenVINO, TensorRT, vs-mlrt)"),
 }
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
