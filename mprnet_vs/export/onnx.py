@@ -32,9 +32,10 @@ from torch import nn
 
 from .. import __version__
 from ..engine.backends.base import require
+from ..engine.padding import padded_size
 from ..errors import InputError, MprnetError, UsageError
 from ..model import SIZE_MULTIPLE, STAGE_CHOICES, MPRNet
-from ..model.blocks import ChannelAttention
+from ..model.local_stats import block_input_sizes
 from ..safe_output import atomic_output
 
 OPSETS = range(13, 22)
@@ -89,18 +90,10 @@ def exact_min_side(model: MPRNet) -> int:
     patch = model.local_stats_patch
     if not patch:
         return SIZE_MULTIPLE
-    blocks = [m for m in model.modules() if isinstance(m, ChannelAttention) and m.window is not None]
-    seen: dict[ChannelAttention, tuple[int, int]] = {}
-    hooks = [b.register_forward_pre_hook(lambda b, args: seen.__setitem__(b, tuple(args[0].shape[-2:]))) for b in blocks]
-    param = next(model.parameters())
-    try:
-        with torch.inference_mode():
-            model(torch.zeros(1, model.config.in_c, patch, patch, device=param.device, dtype=param.dtype))
-    finally:
-        for hook in hooks:
-            hook.remove()
+    seen = block_input_sizes(model, patch)
+    blocks = [b for b in seen if b.window is not None]
     need = max(max(b.window[0] * patch / seen[b][0], b.window[1] * patch / seen[b][1]) for b in blocks)
-    return -(-math.ceil(need - 1e-9) // SIZE_MULTIPLE) * SIZE_MULTIPLE
+    return padded_size(math.ceil(need - 1e-9))
 
 
 def trace_shape(model: MPRNet, settings: OnnxSettings) -> tuple[int, int, int]:
