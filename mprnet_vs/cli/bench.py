@@ -106,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     rows = []
+    references: dict[tuple, torch.Tensor] = {}  # torch fp32 outputs the backends are compared with
     with tempfile.TemporaryDirectory() as scratch:
         path, origin = _weights_path(args, Path(scratch))
         for resolution in args.resolution:
@@ -122,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
                         name = "engine" if args.backend == ["torch"] else restorer.backend.name
                         m, out = measure_engine(restorer, config, height, width, args.warmup, args.reps, name=name)
                         if len(args.backend) > 1:
-                            _compare_backends(m, out, rows, restorer, path, args, resolution)
+                            _compare_backends(m, out, rows, restorer, path, args, resolution, references)
                         if reference is None and not args.no_released:
                             released, reference = measure_released_way(
                                 restorer, config, height, width, min(args.warmup, 1), max(1, min(args.reps, 3))
@@ -154,26 +155,24 @@ def _device(spec: str | None) -> torch.device:
     return resolve_device(spec)
 
 
-_reference_outputs: dict[tuple, torch.Tensor] = {}
-
-
-def _compare_backends(m, out: torch.Tensor, rows: list, restorer: Restorer, path: Path, args, resolution: str) -> None:
+def _compare_backends(m, out: torch.Tensor, rows: list, restorer: Restorer, path: Path, args, resolution: str,
+                      references: dict[tuple, torch.Tensor]) -> None:
     """Speed-up over the torch eager row of the same settings, and the output's PSNR and largest
     difference against torch fp32 on the same frames (computed once, untimed)."""
     from ..bench.runner import psnr
 
     key = (str(path), resolution, restorer.stages, restorer.batch, args.tile, args.overlap)
-    if key not in _reference_outputs:
+    if key not in references:
         reference = Restorer(args.task, weights=path, stages=restorer.stages, tile=restorer.tile, overlap=restorer.overlap,
                              batch=restorer.batch, precision="fp32", device=args.device)
         frames = torch.rand(restorer.batch, 3, m.height, m.width, generator=torch.Generator().manual_seed(0))
-        _reference_outputs[key] = reference.restore_tensor(frames.to(reference.device)).cpu()
-    expected = _reference_outputs[key]
+        references[key] = reference.restore_tensor(frames.to(reference.device)).cpu()
+    expected = references[key]
     m.extra["psnr_vs_torch_fp32_db"] = psnr(out.cpu().float(), expected)
     m.extra["max_diff_vs_torch_fp32"] = float((out.cpu().float() - expected).abs().max())
-    for row in rows:
+    for row in [*rows, m]:  # the torch row itself is appended after this
         if (row.name == "torch" and row.stages == m.stages and row.batch == m.batch and row.precision == m.precision
-                and row.extra.get("resolution") == resolution):
+                and (row.height, row.width) == (m.height, m.width)):
             m.extra["speedup_vs_torch"] = row.seconds_per_frame / m.seconds_per_frame
 
 
