@@ -120,3 +120,21 @@ def test_missing_extra_is_one_line_naming_it(checkpoint, backend, module, extra)
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.stdout.strip().endswith(f"pip install mprnet-vs[{extra}]"), done.stderr
     assert len(done.stdout.strip().splitlines()) == 1
+
+
+def test_fp16_through_onnxruntime_stays_near_fp32(checkpoint):
+    x = frames(2, 24, 40, seed=9)
+    expected = Restorer(weights=checkpoint, device="cpu").restore_tensor(x)
+    half = Restorer(weights=checkpoint, device="cpu", precision="fp16", backend="onnxruntime")
+    assert half.dtype == torch.float16
+    out = half.restore_tensor(x)
+    assert out.dtype == torch.float32 and 0 < float((out - expected).abs().max()) <= 1e-2
+
+
+def test_an_in_memory_model_is_exported_without_being_changed(tiny_model):
+    before = {k: v.clone() for k, v in tiny_model.state_dict().items()}
+    x = frames(1, 32, 24, seed=4)
+    expected = Restorer(weights=tiny_model, device="cpu").restore_tensor(x)
+    got = Restorer(weights=tiny_model, device="cpu", backend="openvino").restore_tensor(x)
+    assert float((got - expected).abs().max()) <= 1e-4
+    assert all(torch.equal(v, before[k]) for k, v in tiny_model.state_dict().items())

@@ -165,7 +165,7 @@ def _nchw(shape: tuple[int, int, int], channels: int) -> tuple[int, int, int, in
 
 def with_metadata(data: bytes, metadata: dict[str, str]) -> bytes:
     """``data`` with ``metadata`` in the ONNX file's metadata_props (ONNX keeps strings)."""
-    onnx = require("onnx", "onnx", "onnx export")
+    onnx = require("onnx", "onnx", "ONNX export")
     proto = onnx.load_from_string(data)
     del proto.metadata_props[:]
     for key, value in metadata.items():
@@ -177,13 +177,13 @@ def with_metadata(data: bytes, metadata: dict[str, str]) -> bytes:
 def read_metadata(path: str | os.PathLike) -> dict[str, str]:
     """The metadata an exported file records (task, stages, config, size_multiple, min_side,
     local_stats, precision, io, checkpoint_sha256)."""
-    onnx = require("onnx", "onnx", "onnx export")
+    onnx = require("onnx", "onnx", "ONNX export")
     return {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
 
 
 def verify(data: bytes, model: MPRNet, settings: OnnxSettings) -> float:
     """Largest |onnxruntime - torch fp32| over :func:`check_sizes`; an error above TOLERANCE."""
-    ort = require("onnxruntime", "onnx", "onnx export")
+    ort = require("onnxruntime", "onnx", "ONNX export")
     options = ort.SessionOptions()
     options.intra_op_num_threads = max(1, torch.get_num_threads())
     session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])

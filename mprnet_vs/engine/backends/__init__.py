@@ -12,7 +12,7 @@ import importlib.util
 import torch
 
 from ...errors import PresetError
-from .base import Backend, ModelSource, Warn, require
+from .base import Backend, ModelSource, Warn
 
 # The values of Restorer(backend=...), in the order "auto" prefers them on the CPU last to first.
 BACKENDS = ("torch", "onnxruntime", "openvino", "tensorrt", "auto")

@@ -98,15 +98,16 @@ class Backend(ABC):
         return self.name
 
 
-def require(module: str, extra: str, backend: str):  # noqa: ANN201 - returns the imported module
-    """Import an optional dependency of a backend; a missing one is one line naming the extra."""
+def require(module: str, extra: str, user: str):  # noqa: ANN201 - returns the imported module
+    """Import an optional dependency of ``user`` ("backend 'openvino'", "ONNX export"); a
+    missing one is one line naming the extra to install."""
     import importlib
 
     try:
         return importlib.import_module(module)
     except ImportError as exc:
         raise MissingDependency(
-            f"backend {backend!r} needs the Python package '{module}' ({exc.name or module} is not installed): "
+            f"{user} needs the Python package '{module}' ({exc.name or module} is not installed): "
             f"pip install mprnet-vs[{extra}]"
         ) from None
 

@@ -28,8 +28,8 @@ class OnnxFileBackend(Backend):
 
     def __init__(self, source: ModelSource, device: torch.device, dtype: torch.dtype, warn: Warn, stages: int = 3) -> None:
         super().__init__(source, device, dtype, warn)
-        require("onnx", self.extra, self.name)
-        self.runtime = require(self.runtime_module, self.extra, self.name)
+        require("onnx", self.extra, f"backend {self.name!r}")
+        self.runtime = require(self.runtime_module, self.extra, f"backend {self.name!r}")
         self.model = source.torch_model(torch.device("cpu"), torch.float32)
         self._min_side = exact_min_side(self.model)
         self._loaded: dict[int, Any] = {}

@@ -25,7 +25,6 @@ from ...safe_output import atomic_output
 from ...weights import cache_dir
 from .base import refuse_dtype
 from .onnx_common import OnnxFileBackend
-from .onnx_cache import onnx_file
 
 WORKSPACE_BYTES = 4 << 30
 
@@ -54,7 +53,7 @@ class TensorRTBackend(OnnxFileBackend):
         trt = self.runtime
         self.logger = trt.Logger(trt.Logger.WARNING)
         self.trt_runtime = trt.Runtime(self.logger)
-        self._engines: dict[tuple[int, ...], tuple[Any, Any]] = {}
+        self._engines: dict[tuple[str, tuple[int, ...]], tuple[Any, Any]] = {}
         self._engine_lock = threading.Lock()
         props = torch.cuda.get_device_properties(self.device)
         self.gpu_key = re.sub(r"[^A-Za-z0-9]+", "-", f"{props.name}-sm{props.major}{props.minor}").strip("-")
@@ -95,8 +94,9 @@ class TensorRTBackend(OnnxFileBackend):
         return bytes(serialized)
 
     def _context(self, onnx_path: Path, shape: tuple[int, ...]) -> tuple[Any, Any]:
+        key = (onnx_path.name, shape)  # one engine per stage count's file and per shape
         with self._engine_lock:
-            if shape not in self._engines:
+            if key not in self._engines:
                 path = self._engine_path(onnx_path, shape)
                 if path.is_file():
                     data = path.read_bytes()
@@ -111,12 +111,12 @@ class TensorRTBackend(OnnxFileBackend):
                     raise MprnetError(f"TensorRT could not load the engine {path}; it was removed, try again")
                 context = engine.create_execution_context()
                 context.set_input_shape("input", shape)
-                self._engines[shape] = (engine, context)
-            return self._engines[shape]
+                self._engines[key] = (engine, context)
+            return self._engines[key]
 
     def forward(self, x: torch.Tensor, stages: int) -> torch.Tensor:
         self.check_side(x)
-        onnx_path = onnx_file(self.source, stages)
+        onnx_path = self._runner(stages)  # the verified fp32 file (load() keeps its path)
         shape = tuple(x.shape)
         engine, context = self._context(onnx_path, shape)
         inputs = x.detach().to(device=self.device, dtype=torch.float32).contiguous()
