@@ -65,6 +65,8 @@ def make_backend(
     if name == "auto":
         local = bool(source.local_stats) or (source.local_stats is None and _records_local_stats(source))
         name = auto_backend(device, local)
+    if compile and name != "torch":
+        warn("compile", f"compile=True applies to backend 'torch' only; backend {name!r} compiles its own graph")
     if name == "torch":
         from .torch_eager import TorchBackend
 
