@@ -138,3 +138,11 @@ def test_an_in_memory_model_is_exported_without_being_changed(tiny_model):
     got = Restorer(weights=tiny_model, device="cpu", backend="openvino").restore_tensor(x)
     assert float((got - expected).abs().max()) <= 1e-4
     assert all(torch.equal(v, before[k]) for k, v in tiny_model.state_dict().items())
+
+
+def test_restorer_is_the_engine_the_front_ends_expect(checkpoint):
+    from mprnet_vs.engine.protocol import Engine
+
+    for backend in ("torch", "openvino"):
+        assert isinstance(Restorer(weights=checkpoint, device="cpu", backend=backend), Engine)
+    assert not isinstance(object(), Engine)
