@@ -146,3 +146,22 @@ def test_restorer_is_the_engine_the_front_ends_expect(checkpoint):
     for backend in ("torch", "openvino"):
         assert isinstance(Restorer(weights=checkpoint, device="cpu", backend=backend), Engine)
     assert not isinstance(object(), Engine)
+
+
+def test_auto_precision_widens_an_onnx_backend_after_an_overflow(checkpoint, monkeypatch):
+    """Started in fp16 (as on CUDA), an output that is not finite makes "auto" redo the frame
+    with the backend rebuilt in fp32 (the injected overflow stands in for a real one)."""
+    import mprnet_vs.engine.restorer as restorer_module
+
+    x = frames(1, 24, 32, seed=6)
+    reference = Restorer(weights=checkpoint, device="cpu", precision="fp32").restore_tensor(x)
+    monkeypatch.setattr(restorer_module, "initial_dtype", lambda precision, device: torch.float16)
+    restorer = Restorer(weights=checkpoint, device="cpu", precision="auto", backend="onnxruntime")
+    first = restorer.backend
+    assert first.dtype == torch.float16
+    run = first.run
+    monkeypatch.setattr(first, "run", lambda runner, array: run(runner, array) * np.float32("inf"))
+    with pytest.warns(RuntimeWarning, match="fp16 overflowed.*fp32"):
+        out = restorer.restore_tensor(x)
+    assert restorer.dtype == torch.float32 and restorer.backend.name == "onnxruntime" and restorer.backend is not first
+    assert float((out - reference).abs().max()) <= 1e-4

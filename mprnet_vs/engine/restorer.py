@@ -286,6 +286,8 @@ class Restorer:
             if self.dtype != dtype:
                 return  # another thread already moved on
             wider = fallback_dtype(dtype, self.device)
+            while wider is not None and not self.backend.supports(wider):  # e.g. no bf16 in ONNX
+                wider = fallback_dtype(wider, self.device)
             assert wider is not None
             self._warn_once(
                 "precision", f"{NAMES[dtype]} overflowed on {self.device}; precision 'auto' continues in {NAMES[wider]}"

@@ -67,6 +67,9 @@ class Backend(ABC):
     built from (its ``config`` and ``local_stats_patch`` describe the network either way)."""
 
     name: ClassVar[str]
+    # The dtypes this backend computes in (None: any the device supports); the precision
+    # fallback skips the others, and a Restorer asking for one of them is refused.
+    dtypes: ClassVar[tuple[torch.dtype, ...] | None] = None
     model: MPRNet
 
     def __init__(self, source: ModelSource, device: torch.device, dtype: torch.dtype, warn: Warn) -> None:
@@ -88,6 +91,20 @@ class Backend(ABC):
     def bytes_per_pixel(self, stages: int) -> float:
         """Peak forward-pass memory per input pixel of one image (sizes ``tile="auto"``)."""
         return autotile.bytes_per_pixel(self.model, stages, self.dtype, self.device)
+
+    def supports(self, dtype: torch.dtype) -> bool:
+        return self.dtypes is None or dtype in self.dtypes
+
+    def refuse_unsupported_dtype(self) -> None:
+        """A clear construction-time error for a precision this backend cannot run."""
+        from ..precision import NAMES
+
+        if not self.supports(self.dtype):
+            assert self.dtypes is not None
+            raise PresetError(
+                f"backend {self.name!r} cannot run precision {NAMES.get(self.dtype, self.dtype)}; "
+                f"use {' or '.join(NAMES[d] for d in self.dtypes)} (or backend='torch')"
+            )
 
     def widened(self, dtype: torch.dtype) -> Backend:
         """The same network in ``dtype`` (precision "auto" after an overflow)."""
@@ -111,13 +128,3 @@ def require(module: str, extra: str, user: str):  # noqa: ANN201 - returns the i
             f"pip install mprnet-vs[{extra}]"
         ) from None
 
-
-def refuse_dtype(backend: str, dtype: torch.dtype, allowed: tuple[torch.dtype, ...]) -> None:
-    """A clear construction-time error for a precision a backend cannot run."""
-    from ..precision import NAMES
-
-    if dtype not in allowed:
-        raise PresetError(
-            f"backend {backend!r} cannot run precision {NAMES.get(dtype, dtype)}; "
-            f"use {' or '.join(NAMES[d] for d in allowed)} (or backend='torch')"
-        )

@@ -17,7 +17,6 @@ import numpy as np
 import torch
 
 from ...errors import PresetError
-from .base import refuse_dtype
 from .onnx_common import OnnxFileBackend
 
 HINTS = {torch.float32: "f32", torch.float16: "f16", torch.bfloat16: "bf16"}
@@ -25,11 +24,12 @@ HINTS = {torch.float32: "f32", torch.float16: "f16", torch.bfloat16: "bf16"}
 
 class OpenVinoBackend(OnnxFileBackend):
     name = "openvino"
+    dtypes = tuple(HINTS)
     extra = "openvino"
     runtime_module = "openvino"
 
     def prepare(self) -> None:
-        refuse_dtype(self.name, self.dtype, tuple(HINTS))
+        self.refuse_unsupported_dtype()
         if self.device.type != "cpu":
             raise PresetError(
                 f"backend 'openvino' runs on the CPU, not {self.device}: use device='cpu' "

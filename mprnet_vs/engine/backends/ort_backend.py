@@ -16,15 +16,15 @@ import torch
 
 from ...errors import PresetError
 from ...weights import cache_dir
-from .base import refuse_dtype
 from .onnx_common import OnnxFileBackend
 
 
 class OnnxRuntimeBackend(OnnxFileBackend):
     name = "onnxruntime"
+    dtypes = (torch.float32, torch.float16)
 
     def prepare(self) -> None:
-        refuse_dtype(self.name, self.dtype, (torch.float32, torch.float16))
+        self.refuse_unsupported_dtype()
         available = self.runtime.get_available_providers()
         if self.device.type == "cpu":
             self.providers: list[Any] = ["CPUExecutionProvider"]

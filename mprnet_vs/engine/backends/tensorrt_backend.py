@@ -23,7 +23,6 @@ import torch
 from ...errors import MprnetError, PresetError
 from ...safe_output import atomic_output
 from ...weights import cache_dir
-from .base import refuse_dtype
 from .onnx_common import OnnxFileBackend
 
 WORKSPACE_BYTES = 4 << 30
@@ -35,6 +34,7 @@ def engine_folder() -> Path:
 
 class TensorRTBackend(OnnxFileBackend):
     name = "tensorrt"
+    dtypes = (torch.float32, torch.float16)
     extra = "tensorrt"
     runtime_module = "tensorrt"
 
@@ -49,7 +49,7 @@ class TensorRTBackend(OnnxFileBackend):
         super().__init__(source, device, dtype, warn, stages)
 
     def prepare(self) -> None:
-        refuse_dtype(self.name, self.dtype, (torch.float32, torch.float16))
+        self.refuse_unsupported_dtype()
         trt = self.runtime
         self.logger = trt.Logger(trt.Logger.WARNING)
         self.trt_runtime = trt.Runtime(self.logger)
