@@ -10,6 +10,14 @@ import numpy as np
 import pytest
 import torch
 
+# vs-mlrt's ov plugin carries its own OpenVINO runtime: once the VapourSynth core has loaded it,
+# the openvino package refuses to import (version mismatch). Importing it first, as a user's
+# script would have to, lets the backend tests and the vs-mlrt tests run in one process.
+try:
+    import openvino  # noqa: F401
+except ImportError:
+    pass
+
 from mprnet_vs.model import MPRNet, MPRNetConfig
 from weight_rule import state_dict_for
 

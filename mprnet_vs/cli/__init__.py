@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "restore": ("mprnet_vs.cli.restore", "restore videos, photos and folders (derain, deblur, denoise)"),
     "presets": ("mprnet_vs.cli.presets_cmd", "list the presets and what each sets"),
     "vpy": ("mprnet_vs.cli.vpy", "print the path of a task's installed .vpy script (for vspipe)"),
+    "export": ("mprnet_vs.cli.export", "export a checkpoint as one ONNX file (onnxruntime, OpenVINO, TensorRT, vs-mlrt)"),
 }
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -102,7 +103,8 @@ def add_engine_options(parser: argparse.ArgumentParser, title: str = "model") ->
         if option.kind == "flag":
             group.add_argument(option.flag, action="store_true", help=option.help)
         else:
-            group.add_argument(option.flag, type=option_type(option), metavar=option.metavar, help=option.help)
+            group.add_argument(option.flag, type=option_type(option), default=option.default, metavar=option.metavar,
+                               help=option.help)
 
 
 def engine_options(args: argparse.Namespace) -> dict[str, object]:

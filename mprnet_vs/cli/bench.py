@@ -14,6 +14,7 @@ import torch
 from .. import weights as weights_mod
 from ..engine import Restorer
 from ..engine.options import PRECISIONS, STAGES
+from ..engine.backends import BACKENDS
 from ..engine.devices import device_name
 from ..model import MPRNet
 from ..tasks import TASKS, get as get_task
@@ -40,10 +41,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--tile", type=at_least(0), nargs="+", default=[0],
                         help=f"tile sizes to time (0 = whole frame; 4k uses {DEFAULT_4K_TILE} when 0)")
-    parser.add_argument("--threads", type=at_least(1), help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--overlap", type=at_least(0), default=32)
     parser.add_argument("--device", default=None)
     parser.add_argument("--compile", action="store_true", help="torch.compile the model")
+    parser.add_argument(
+        "--backend", nargs="+", default=["torch"], choices=BACKENDS,
+        help="backends to time in one run (default torch); each row gets its speed-up over torch eager "
+        "and its output's PSNR and largest difference against torch fp32",
+    )
+    parser.add_argument("--threads", type=at_least(1), help="CPU threads for torch and the other backends (default: torch's)")
     parser.add_argument("--warmup", type=at_least(0), default=2)
     parser.add_argument("--reps", type=at_least(1), default=5)
     parser.add_argument("--no-released", action="store_true", help="skip the released-way comparison")
@@ -100,24 +106,27 @@ def run(args: argparse.Namespace) -> int:
     from ..safe_output import atomic_output
     from ..training.metrics import finite_or_none
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     rows = []
+    references: dict[tuple, torch.Tensor] = {}  # torch fp32 outputs the backends are compared with
     with tempfile.TemporaryDirectory() as scratch:
         path, origin = _weights_path(args, Path(scratch))
-        if args.threads:
-            torch.set_num_threads(args.threads)
         for resolution, given_tile in ((r, t) for r in args.resolution for t in args.tile):
             height, width = _size(resolution)
             tile = given_tile or (DEFAULT_4K_TILE if resolution == "4k" else 0)
             for stages in args.stages:
                 reference = None
-                for precision in args.precision:
-                    for batch in args.batch:
+                for precision, batch, backend in ((p, b, k) for p in args.precision for b in args.batch for k in args.backend):
                         restorer = Restorer(
                             args.task, weights=path, stages=stages, tile=tile, overlap=args.overlap,
-                            batch=batch, precision=precision, device=args.device, compile=args.compile,
+                            batch=batch, precision=precision, device=args.device, compile=args.compile, backend=backend,
                         )
                         config = restorer.model.config
-                        m, out = measure_engine(restorer, config, height, width, args.warmup, args.reps)
+                        name = "engine" if args.backend == ["torch"] else restorer.backend.name
+                        m, out = measure_engine(restorer, config, height, width, args.warmup, args.reps, name=name)
+                        if len(args.backend) > 1:
+                            _compare_backends(m, out, rows, restorer, path, args, resolution, references)
                         if reference is None and not args.no_released:
                             released, reference = measure_released_way(
                                 restorer, config, height, width, min(args.warmup, 1), max(1, min(args.reps, 3))
@@ -133,13 +142,41 @@ def run(args: argparse.Namespace) -> int:
                             m.extra.update(_video_rate(restorer, height, width, args.video_frames, Path(scratch), m))
                         rows.append(m)
                         _print_row(m, rows_released(rows, resolution, stages))
-        device = restorer.device
+                        del restorer.backend, restorer  # one backend's buffers at a time
+    device = _device(args.device)
     print(f"device: {device_name(device)} ({device}); torch {torch.__version__}; model: {origin}")
     if args.json:
         payload = {"device": device_name(device), "torch": torch.__version__, "weights": origin, "rows": [r.as_dict() for r in rows]}
         with atomic_output(args.json) as temp:  # JSON has no infinity (identical outputs: PSNR inf): null
             temp.write_text(json.dumps(finite_or_none(payload), indent=2))
     return 0
+
+
+def _device(spec: str | None) -> torch.device:
+    from ..engine.devices import resolve_device
+
+    return resolve_device(spec)
+
+
+def _compare_backends(m, out: torch.Tensor, rows: list, restorer: Restorer, path: Path, args, resolution: str,
+                      references: dict[tuple, torch.Tensor]) -> None:
+    """Speed-up over the torch eager row of the same settings, and the output's PSNR and largest
+    difference against torch fp32 on the same frames (computed once, untimed)."""
+    from ..bench.runner import psnr
+
+    key = (str(path), resolution, restorer.stages, restorer.batch, restorer.tile, restorer.overlap)
+    if key not in references:
+        reference = Restorer(args.task, weights=path, stages=restorer.stages, tile=restorer.tile, overlap=restorer.overlap,
+                             batch=restorer.batch, precision="fp32", device=args.device)
+        frames = torch.rand(restorer.batch, 3, m.height, m.width, generator=torch.Generator().manual_seed(0))
+        references[key] = reference.restore_tensor(frames.to(reference.device)).cpu()
+    expected = references[key]
+    m.extra["psnr_vs_torch_fp32_db"] = psnr(out.cpu().float(), expected)
+    m.extra["max_diff_vs_torch_fp32"] = float((out.cpu().float() - expected).abs().max())
+    for row in [*rows, m]:  # the torch row itself is appended after this
+        if (row.name == "torch" and row.stages == m.stages and row.batch == m.batch and row.precision == m.precision
+                and (row.height, row.width) == (m.height, m.width) and row.tile == m.tile):
+            m.extra["speedup_vs_torch"] = row.seconds_per_frame / m.seconds_per_frame
 
 
 def rows_released(rows: list, resolution: str, stages: int) -> float | None:
@@ -175,6 +212,10 @@ def _print_row(m, released_seconds: float | None) -> None:
     )
     if "speedup_vs_released" in m.extra:
         line += f"  x{m.extra['speedup_vs_released']:.2f} vs released, {m.extra['psnr_vs_released_fp32_db']:.1f} dB"
+    if "psnr_vs_torch_fp32_db" in m.extra:
+        line += f"  {m.extra['psnr_vs_torch_fp32_db']:.1f} dB / max {m.extra['max_diff_vs_torch_fp32']:.1e} vs torch fp32"
+    if "speedup_vs_torch" in m.extra:
+        line += f"  x{m.extra['speedup_vs_torch']:.2f} vs torch"
     if "video_fps" in m.extra:
         line += f"  video {m.extra['video_fps']:.2f} fps ({m.extra['video_vs_model_only'] * 100:.0f}% of model-only)"
     print(line, flush=True)

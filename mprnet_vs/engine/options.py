@@ -24,6 +24,12 @@ from typing import Any, Literal
 from ..errors import PresetError
 
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+# What runs the network (mprnet_vs.engine.backends); "auto" is the fastest installed one exact here.
+BACKENDS = ("torch", "onnxruntime", "openvino", "tensorrt", "auto")
+BACKEND_HELP = (
+    "what runs the network: torch (PyTorch, default), onnxruntime, openvino, tensorrt (CUDA only), "
+    "or auto (the fastest installed backend that is exact on this device)"
+)
 STAGES = (1, 2, 3)  # the model's STAGE_CHOICES (tests check they agree; this module imports no torch)
 # Frames or tiles per forward pass. Far above what any GPU fits for real frames, low enough
 # that a typo (batch=100000) fails at once instead of holding a whole video in memory.
@@ -126,6 +132,13 @@ def check_bool(value: Any, where: str, name: str = "compile") -> bool:
     return value
 
 
+def check_backend(value: object, where: str = "") -> str:
+    """``value`` as a backend name, or a PresetError naming the choices."""
+    if not isinstance(value, str) or value.strip().lower() not in BACKENDS:
+        raise PresetError(f"backend {value!r} is unknown; choose one of {', '.join(BACKENDS)}")
+    return value.strip().lower()
+
+
 def _check_local_stats(value: Any, where: str) -> int | None:
     from ..weights import check_local_stats  # torch-free callers (the CLI's parser) skip the import
 
@@ -158,6 +171,8 @@ ENGINE_OPTIONS: tuple[Option, ...] = (
     Option("compile", "bool", "run the model through torch.compile", kind="flag", default=False, check=check_bool),
     Option("local_stats", "int | None", "channel attention over windows sized for N x N training crops (TLC), "
            "0 = off; default: what the checkpoint records (shipped deblur: 96)", check=_check_local_stats),
+    Option("backend", "str", BACKEND_HELP, kind="text", default="torch", metavar="NAME", choices=BACKENDS,
+           check=check_backend),
 )
 
 OPTIONS_BY_NAME: dict[str, Option] = {option.name: option for option in ENGINE_OPTIONS}

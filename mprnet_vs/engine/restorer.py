@@ -7,7 +7,6 @@ live here only.
 
 from __future__ import annotations
 
-import copy
 import os
 import threading
 import warnings
@@ -19,17 +18,17 @@ import torch
 
 from .. import presets
 from ..errors import InputError, MprnetError, first_line
-from ..model import MPRNet, use_local_statistics
+from ..model import MPRNet
 from ..tasks import check_task
 from ..weights import check_local_stats, resolve_weights
-from . import autotile, cache, convert
+from . import autotile, convert
+from .backends import Backend, ModelSource, check_backend, make_backend
+from .backends.torch_eager import OOM_ERRORS
 from .devices import DeviceSpec, resolve_device
 from .options import check_bool, describe
 from .padding import crop, pad_to_multiple
-from .precision import NAMES, check_supported, fallback_dtype, initial_dtype
+from .precision import NAMES, fallback_dtype, initial_dtype
 from .tiling import MIN_SPLIT, Tile, plan, round_tile
-
-OOM_ERRORS: tuple[type[BaseException], ...] = (getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError),)
 
 
 class Restorer:
@@ -37,6 +36,9 @@ class Restorer:
 
     ``task`` (derain / deblur / denoise) picks the default checkpoint and preset file;
     ``weights`` may also be an in-memory :class:`MPRNet`. Explicit options override the preset.
+    The ONNX backends run a model exported from the checkpoint on first use and cached
+    (:mod:`mprnet_vs.engine.backends.onnx_cache`); ``backend="auto"`` picks as
+    :func:`mprnet_vs.engine.backends.auto_backend` documents.
 
     Options (:mod:`mprnet_vs.engine.options`, the one description every front end shares):
     """
@@ -55,7 +57,9 @@ class Restorer:
         device: DeviceSpec = None,
         compile: bool = False,
         local_stats: int | None = None,
+        backend: str = "torch",
     ) -> None:
+        backend = check_backend(backend)
         self.task = check_task(task) if task is not None else None
         self.local_stats = check_local_stats(local_stats)
         settings = presets.resolve(self.task, preset).override(
@@ -68,24 +72,21 @@ class Restorer:
         self.batch: int = settings.batch
         self.precision: str = settings.precision
         self.device: torch.device = resolve_device(device)
-        self.dtype: torch.dtype = initial_dtype(self.precision, self.device)
-        check_supported(self.dtype, self.device)
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # video frames repeat one size: tune once
 
         self._warned: set[str] = set()
-        self._own_model: MPRNet | None = None
         if isinstance(weights, MPRNet):
             self.checkpoint: Path | None = None
-            self._own_model = weights
+            source = ModelSource(None, weights, self.local_stats)
         else:
             self.checkpoint = resolve_weights(self.task, weights)
-        self.model: MPRNet = self._load(self.dtype)
-
+            source = ModelSource(self.checkpoint, None, self.local_stats)
         self.compile = check_bool(compile, "argument")
-        self._compiled: torch.nn.Module | None = None
-        if self.compile:
-            self._compiled = self._compile(self.model)
+        self.backend: Backend = make_backend(
+            backend, source, self.device, initial_dtype(self.precision, self.device), self._warn_once,
+            compile=self.compile, stages=self.stages,
+        )
 
         # torch keeps a CPU thread count per thread: one that first ran torch code while the
         # count was different (e.g. a VapourSynth worker) keeps that count, and a different
@@ -100,12 +101,23 @@ class Restorer:
 
     # --- public API -----------------------------------------------------------------------
 
+    @property
+    def model(self) -> MPRNet:
+        """The torch network the backend runs (or, for the ONNX backends, was exported from)."""
+        return self.backend.model
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """The dtype the network computes in now (precision "auto" may widen it after an overflow)."""
+        return self.backend.dtype
+
     def __repr__(self) -> str:
         source = self.checkpoint or "in-memory model"
         return (
             f"Restorer(task={self.task!r}, weights={str(source)!r}, stages={self.stages}, tile={self.tile!r}, "
             f"overlap={self.overlap}, batch={self.batch}, precision={self.precision!r} ({NAMES[self.dtype]}), "
-            f"device={str(self.device)!r}, local_stats={self.model.local_stats_patch or 0})"
+            f"device={str(self.device)!r}, local_stats={self.model.local_stats_patch or 0}, "
+            f"backend={self.backend.describe()!r})"
         )
 
     @property
@@ -143,25 +155,6 @@ class Restorer:
         with torch.no_grad():
             return restored.clamp(0.0, 1.0).to(x.dtype)
 
-    # --- loading --------------------------------------------------------------------------
-
-    def _load(self, dtype: torch.dtype) -> MPRNet:
-        if self._own_model is None:
-            assert self.checkpoint is not None
-            return cache.get_model(self.checkpoint, self.device, dtype, self.local_stats)
-        # A copy, laid out like the cached models: the caller's model is left alone.
-        model = copy.deepcopy(self._own_model).to(device=self.device, dtype=dtype, memory_format=torch.channels_last)
-        if self.local_stats is not None:
-            use_local_statistics(model, self.local_stats)
-        return model.eval().requires_grad_(False)
-
-    def _compile(self, model: MPRNet) -> torch.nn.Module | None:
-        try:
-            return torch.compile(model)
-        except Exception as exc:  # noqa: BLE001 - any compiler set-up failure means "run eagerly"
-            self._warn_once("compile", f"torch.compile is unavailable ({first_line(exc)}); running the model uncompiled")
-            return None
-
     # --- checks ---------------------------------------------------------------------------
 
     def _check_tensor(self, x: object) -> None:
@@ -185,12 +178,13 @@ class Restorer:
         padded = pad_to_multiple(x)
         shrunk_from: int | None = None
         while True:
-            with self._lock:  # a consistent pair, should another thread be switching precision
-                dtype, model = self.dtype, self.model
+            with self._lock:  # one backend per attempt, should another thread be switching precision
+                backend = self.backend
+            dtype = backend.dtype
             tile, batch = self._tiling(padded.shape[-2], padded.shape[-1], padded.shape[0])
             failure = None
             try:
-                out = self._run(padded, model, dtype, tile, batch)
+                out = self._run(padded, backend, tile, batch)
             except OOM_ERRORS as exc:
                 failure = first_line(exc)  # leave the except block so its frames can be freed
             if failure is not None:
@@ -223,6 +217,8 @@ class Restorer:
         assert isinstance(tile, int)
         if self._tile_limit is not None and (tile == 0 or tile > self._tile_limit):
             tile = self._tile_limit
+        if tile > 0:
+            tile = max(tile, self.backend.min_side)  # a backend exact only from some size on
         if tile > 0 and round_tile(tile) >= max(height, width):
             tile = 0
         return tile, batch
@@ -230,18 +226,18 @@ class Restorer:
     def _activation_bytes(self) -> float:
         key = (self.stages, self.dtype)
         if key not in self._bytes_per_pixel:
-            self._bytes_per_pixel[key] = autotile.bytes_per_pixel(self.model, self.stages, self.dtype, self.device)
+            self._bytes_per_pixel[key] = self.backend.bytes_per_pixel(self.stages)
         return self._bytes_per_pixel[key]
 
-    def _run(self, padded: torch.Tensor, model: MPRNet, dtype: torch.dtype, tile: int, batch: int) -> torch.Tensor:
+    def _run(self, padded: torch.Tensor, backend: Backend, tile: int, batch: int) -> torch.Tensor:
         n, channels, height, width = padded.shape
         tiles = plan(height, width, tile, self.overlap, self.device)
         if len(tiles) == 1:  # whole frame: no blending, exactly the network's output
             if n <= batch:
-                return self._forward(model, padded, dtype)
+                return backend.forward(padded, self.stages)
             out = torch.empty(n, channels, height, width, dtype=torch.float32, device=self.device)
             for start in range(0, n, batch):
-                out[start : start + batch] = self._forward(model, padded[start : start + batch], dtype)
+                out[start : start + batch] = backend.forward(padded[start : start + batch], self.stages)
             return out
         out = torch.zeros(n, channels, height, width, dtype=torch.float32, device=self.device)
         coverage = torch.zeros(height, width, dtype=torch.float32, device=self.device)
@@ -251,23 +247,10 @@ class Restorer:
         for start in range(0, len(jobs), batch):
             group = jobs[start : start + batch]
             inputs = torch.stack([padded[i, :, t.y : t.y + t.height, t.x : t.x + t.width] for i, t in group])
-            restored = self._forward(model, inputs, dtype)
+            restored = backend.forward(inputs, self.stages)
             for (i, t), tile_out in zip(group, restored):
                 out[i, :, t.y : t.y + t.height, t.x : t.x + t.width].addcmul_(tile_out, t.weight)
         return out.div_(coverage)
-
-    def _forward(self, model: MPRNet, x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-        x = x.to(dtype).contiguous(memory_format=torch.channels_last)
-        compiled = self._compiled if model is self.model else None
-        if compiled is not None:
-            try:
-                return compiled(x, stages=self.stages).float()
-            except OOM_ERRORS:
-                raise
-            except Exception as exc:  # noqa: BLE001 - compiler failures surface on first call
-                self._warn_once("compile", f"torch.compile failed ({first_line(exc)}); running the model uncompiled")
-                self._compiled = None
-        return model(x, stages=self.stages).float()
 
     # --- recovering -----------------------------------------------------------------------
 
@@ -295,14 +278,13 @@ class Restorer:
             if self.dtype != dtype:
                 return  # another thread already moved on
             wider = fallback_dtype(dtype, self.device)
+            while wider is not None and not self.backend.supports(wider):  # e.g. no bf16 in ONNX
+                wider = fallback_dtype(wider, self.device)
             assert wider is not None
             self._warn_once(
                 "precision", f"{NAMES[dtype]} overflowed on {self.device}; precision 'auto' continues in {NAMES[wider]}"
             )
-            self.model = self._load(wider)
-            self.dtype = wider
-            if self.compile:
-                self._compiled = self._compile(self.model)
+            self.backend = self.backend.widened(wider)
 
     def _warn_once(self, topic: str, message: str) -> None:
         if topic not in self._warned:

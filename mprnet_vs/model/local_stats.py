@@ -47,6 +47,18 @@ def use_local_statistics(model: MPRNet, patch: int | None, factor: float = DEFAU
     model.local_stats_patch = None
     if not patch:
         return model
+    seen = block_input_sizes(model, patch)
+    for block in blocks:
+        rows, cols = seen[block]
+        block.window = (max(1, round(rows * factor)), max(1, round(cols * factor)))
+    model.local_stats_patch = patch
+    return model
+
+
+def block_input_sizes(model: MPRNet, side: int) -> dict[ChannelAttention, tuple[int, int]]:
+    """(rows, columns) of the input each channel attention of ``model`` sees when the model
+    runs on one ``side`` x ``side`` image (the sizes do not depend on the windows)."""
+    blocks = [m for m in model.modules() if isinstance(m, ChannelAttention)]
     seen: dict[ChannelAttention, tuple[int, int]] = {}
 
     def note_size(block: ChannelAttention, args: tuple[torch.Tensor]) -> None:
@@ -56,12 +68,8 @@ def use_local_statistics(model: MPRNet, patch: int | None, factor: float = DEFAU
     param = next(model.parameters())
     try:
         with torch.no_grad():
-            model(torch.zeros(1, model.config.in_c, patch, patch, device=param.device, dtype=param.dtype))
+            model(torch.zeros(1, model.config.in_c, side, side, device=param.device, dtype=param.dtype))
     finally:
         for hook in hooks:
             hook.remove()
-    for block in blocks:
-        rows, cols = seen[block]
-        block.window = (max(1, round(rows * factor)), max(1, round(cols * factor)))
-    model.local_stats_patch = patch
-    return model
+    return seen
