@@ -1,0 +1,444 @@
+"""The driver of a Ray run: the local command plans, dispatches, joins and reports.
+
+The jobs come from the command's own planning (the same outputs, skips and refusals as a run
+without Ray). Each photo or video is one piece of work; a video longer than
+``segment_seconds`` is cut at safe keyframes into pieces (see segments.py). Pieces go to a pool
+of actors (one per GPU or fraction of one; see actors.py); finished results land in the hidden
+work folder (workdir.py) and are moved or joined into place atomically by the driver, which
+prints the usual per-file lines, the summary and one progress line over all workers.
+Interrupted (Ctrl-C, SIGTERM), it stops the workers, deletes what is half-written and keeps
+the finished pieces, so the same command resumes.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError, UsageError
+from ..progress import Progress
+from ..safe_output import atomic_output
+from ..video import VideoReport, estimate_frames
+from .actors import Done, EngineSpec, Work, start_workers
+from .segments import SplitPlan, join_segments, plan_split, write_segments
+from .workdir import JobFolder, Token, job_key, tidy, work_root
+
+TRANSFERS = ("auto", "shared", "store")
+DEFAULT_SEGMENT_SECONDS = 120.0
+RAY_EXTRA = "pip install mprnet-vs[ray]"
+
+
+@dataclass
+class ClusterOptions:
+    """Where and how to run.
+
+    address: ``"auto"`` starts a local Ray cluster (or joins the one ``RAY_ADDRESS`` names),
+    else a cluster address (``HOST:6379`` or ``ray://HOST:10001``); a driver already connected
+    (``ray.init`` called) keeps its connection. gpus: GPUs per worker (0.5 = two workers per
+    GPU); on a cluster without GPUs the workers use ``cpus`` CPUs each. cpus: CPUs per worker,
+    also its torch thread count (the same everywhere, so every worker computes alike).
+    workers: at most this many workers (default: as many as the cluster holds).
+    segment_seconds: videos longer than this are cut into pieces about this long (0: never).
+    transfer: ``"auto"`` (workers read and write the driver's files where they see them, else
+    through Ray's object store), ``"shared"`` (one file system required), ``"store"`` (always the
+    object store)."""
+
+    address: str = "auto"
+    gpus: float = 1.0
+    cpus: int = 1
+    workers: int | None = None
+    segment_seconds: float = DEFAULT_SEGMENT_SECONDS
+    transfer: str = "auto"
+
+
+def import_ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise UsageError(f"--ray needs Ray, which is not installed: {RAY_EXTRA}") from None
+    return ray
+
+
+def connect(ray: Any, options: ClusterOptions) -> bool:
+    """Connect (or start a local cluster); True when this call started the connection."""
+    if ray.is_initialized():
+        return False
+    address = None if options.address == "auto" else options.address
+    try:
+        ray.init(address=address, log_to_driver=False, configure_logging=True, logging_level="error")
+    except Exception as exc:  # noqa: BLE001 - Ray raises ConnectionError, RuntimeError, AuthenticationError, ...
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        hint = " (a cluster started with 'ray start' in Ray 2.60 needs RAY_AUTH_MODE=token and its token)" \
+            if "auth" in text.lower() else ""
+        raise UsageError(f"--ray {options.address}: cannot connect to Ray: {text}{hint}") from None
+    return True
+
+
+def pool_size(ray: Any, options: ClusterOptions, units: int) -> tuple[int, float]:
+    """(workers, GPUs each) for the cluster as it is now."""
+    resources = ray.cluster_resources()
+    gpus = float(resources.get("GPU", 0))
+    if gpus > 0:
+        count, each = int(math.floor(gpus / options.gpus + 1e-9)), options.gpus
+    else:
+        count, each = int(resources.get("CPU", 1) // max(1, options.cpus)), 0.0
+    if options.workers:
+        count = min(count, options.workers)
+    return max(1, min(count, units)), each
+
+
+@dataclass
+class _JobRun:
+    """One input on its way: its pieces, what they returned, what is still to come."""
+
+    job: Any
+    folder: JobFolder
+    split: SplitPlan | None = None
+    works: dict[str, Work] = field(default_factory=dict)
+    pending: set[str] = field(default_factory=set)
+    reports: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    reused: int = 0
+    frames: int | None = None
+    failed: bool = False
+    started: float = field(default_factory=time.monotonic)
+
+
+class ClusterRun:
+    """Runs planned jobs on a worker pool; ``runner`` is the command's (say, warn, error,
+    settled, report, args)."""
+
+    def __init__(self, runner: Any, options: ClusterOptions) -> None:
+        if options.transfer not in TRANSFERS:
+            raise UsageError(f"transfer must be one of {', '.join(TRANSFERS)}, got {options.transfer!r}")
+        self.runner = runner
+        self.options = options
+        self.ray = import_ray()
+        self.runs: dict[str, _JobRun] = {}
+        self.owner: dict[str, _JobRun] = {}  # work key -> its job
+        self.needs_data: set[str] = set()
+        self.actors: list[Any] = []
+        self.inflight: dict[Any, tuple[Any, Work]] = {}
+        self.partial: dict[str, int] = {}
+        self.finished_frames = 0
+
+    # --- planning ----------------------------------------------------------------------------
+
+    def prepare(self, job: Any, index: int, root: Path, token: Token, settings: object, video: Any) -> _JobRun:
+        key = job_key(job.source, job.target, (settings, self.options.segment_seconds))
+        run = _JobRun(job, JobFolder(root, key))
+        run.folder.create()
+        run.folder.clean_partial()
+        suffix = job.target.suffix
+        seconds = self.options.segment_seconds
+        if job.kind == "video" and seconds > 0:
+            run.split = plan_split(job.source, seconds, job.target)
+            if run.split.reason:
+                run.notes.append(f"restored whole, not in pieces: {run.split.reason}")
+        pieces = run.split.segments if run.split is not None and len(run.split.segments) > 1 else []
+        if pieces:
+            run.frames = sum(s.count for s in pieces)
+            cuts: dict[int, Path] = {}
+            for segment in pieces:
+                name = f"{index}/{segment.index}"
+                result = run.folder.piece(segment.index, suffix)
+                if result.is_file():
+                    run.reused += 1
+                    run.reports[name] = None
+                    continue
+                cuts[segment.index] = run.folder.cut(segment.index, run.split.suffix)
+                run.works[name] = Work(name, "video", str(cuts[segment.index]), str(result), str(token.path), token.value, video)
+            write_segments(job.source, run.split, lambda s: cuts.get(s.index))
+        else:
+            name = f"{index}/whole"
+            result = run.folder.whole(suffix)
+            run.frames = 1 if job.kind == "photo" else estimate_frames(job.source)
+            if result.is_file():
+                run.reused += 1
+                run.reports[name] = None
+            else:
+                run.works[name] = Work(name, job.kind, str(job.source), str(result), str(token.path), token.value, video)
+        run.pending = set(run.works)
+        for name in run.works:
+            self.owner[name] = run
+        return run
+
+    # --- running ----------------------------------------------------------------------------
+
+    def run(self, jobs: list[Any], outcome: Any) -> Any:
+        """Restore ``jobs`` (planned by the command) into ``outcome``."""
+        runner = self.runner
+        todo = []
+        for job in jobs:
+            settled = runner.settled(job)
+            if settled is None:
+                todo.append(job)
+                continue
+            verdict, line = settled
+            if verdict == "skipped":
+                outcome.skipped.append(job)
+                runner.say(f"skipped {line}")
+            else:
+                outcome.failed.append((job, line))
+                runner.error(line)
+        if not todo:
+            return outcome
+        spec, weights = engine_spec(runner.args)
+        video = runner.video_options
+        started = connect(self.ray, self.options)
+        root = work_root(runner.args.output, single=len(jobs) == 1 and not str(runner.args.output).endswith(("/", os.sep))
+                         and not Path(runner.args.output).is_dir())
+        token = Token(root)
+        try:
+            for index, job in enumerate(todo):
+                try:
+                    self.runs[str(index)] = self.prepare(job, index, root, token, (spec, weights.stat().st_mtime_ns), video)
+                except InputError as exc:
+                    outcome.failed.append((job, _reason(exc, job.source)))
+                    runner.error(_reason(exc, job.source))
+            queue = collections.deque(w for run in self.runs.values() for w in run.works.values())
+            count, gpus = pool_size(self.ray, self.options, max(1, len(queue)))
+            if queue:
+                self.weights_ref = self.ray.put(weights.read_bytes())  # kept alive: restarted workers fetch it again
+                self.actors = start_workers(count, spec, gpus, self.options.cpus)
+            show = not runner.args.quiet and __import__("sys").stderr.isatty()
+            total = sum(r.frames or 0 for r in self.runs.values())
+            progress = Progress(1, total, enabled=show)
+            progress.start_file(f"{len(self.runs)} file(s) on {len(self.actors)} Ray worker(s)", total or None)
+            for run in list(self.runs.values()):
+                if not run.pending:
+                    self.complete(run, outcome, progress)
+            self.dispatch(queue, outcome, progress)
+            progress.clear()
+            self.close()
+        except KeyboardInterrupt:
+            self.stop()
+            for run in self.runs.values():
+                run.folder.clean_partial()
+            runner.error(f"interrupted; finished pieces are kept in {root} for the next run of the same command")
+            raise
+        finally:
+            token.remove()
+            tidy(root)
+            if started:
+                self.ray.shutdown()
+        return outcome
+
+    def dispatch(self, queue: collections.deque, outcome: Any, progress: Progress) -> None:
+        ray = self.ray
+        idle = list(self.actors)
+        last_poll = 0.0
+        while queue or self.inflight:
+            while idle and queue:
+                work = queue.popleft()
+                if self.owner[work.key].failed:
+                    continue
+                actor = idle.pop()
+                store = self.options.transfer == "store" or work.key in self.needs_data
+                data = ray.put(Path(work.source).read_bytes()) if store else None
+                self.inflight[actor.restore.remote(work, [self.weights_ref], data)] = (actor, work)
+            ready, _ = ray.wait(list(self.inflight), num_returns=1, timeout=0.5)
+            for ref in ready:
+                actor, work = self.inflight.pop(ref)
+                idle.append(actor)
+                try:
+                    done: Done = ray.get(ref)
+                except ray.exceptions.RayTaskError as exc:
+                    self.fail(work, exc.cause if exc.cause is not None else exc, outcome)
+                    continue
+                except ray.exceptions.RayActorError:
+                    queue.appendleft(work)  # its worker is gone for good: another one takes it
+                    idle.remove(actor)
+                    continue
+                if done.needs_data:
+                    if self.options.transfer == "shared":
+                        self.fail(work, InputError(f"a worker on node {done.node} cannot see {work.source} (--ray-transfer shared)"), outcome)
+                    else:
+                        self.needs_data.add(work.key)
+                        queue.appendleft(work)
+                    continue
+                self.accept(work, done, outcome, progress)
+            if progress.enabled and time.monotonic() - last_poll > 0.5:
+                last_poll = time.monotonic()
+                self.poll(progress)
+
+    def poll(self, progress: Progress) -> None:
+        ray = self.ray
+        asks = [actor.progress.remote() for actor, _ in self.inflight.values()]
+        ready, _ = ray.wait(asks, num_returns=len(asks), timeout=0.2)
+        for ref in ready:
+            with contextlib.suppress(Exception):
+                key, frames = ray.get(ref)
+                if key in self.owner and key not in self.owner[key].reports:
+                    self.partial[key] = frames
+        progress.update(self.finished_frames + sum(self.partial.values()))
+
+    def accept(self, work: Work, done: Done, outcome: Any, progress: Progress) -> None:
+        run = self.owner[work.key]
+        if run.failed or work.key in run.reports:
+            return
+        if done.data is not None:
+            with atomic_output(Path(work.result)) as temp:
+                temp.write_bytes(done.data)
+        if not work.key.endswith("/whole"):
+            with contextlib.suppress(OSError):
+                os.unlink(work.source)  # the cut piece is restored: its copy of the source goes
+        run.reports[work.key] = done.report
+        run.warnings += [w for w in done.warnings if w not in run.warnings]
+        run.pending.discard(work.key)
+        self.partial.pop(work.key, None)
+        self.finished_frames += getattr(done.report, "frames", 1)
+        progress.update(self.finished_frames + sum(self.partial.values()))
+        if not run.pending:
+            self.complete(run, outcome, progress)
+
+    def fail(self, work: Work, exc: BaseException, outcome: Any) -> None:
+        run = self.owner[work.key]
+        if run.failed:
+            return
+        run.failed = True
+        reason = _reason(exc, run.job.source)
+        outcome.failed.append((run.job, reason))
+        self.runner.error(reason)
+        run.folder.remove()
+
+    def complete(self, run: _JobRun, outcome: Any, progress: Progress) -> None:
+        """Every piece of ``run`` is restored: move or join it into place and report it."""
+        from ..cli.restore import _make_folders, _remove_empty
+
+        job = run.job
+        created = _make_folders(job.target.parent)
+        progress.clear()
+        try:
+            if run.split is not None and len(run.split.segments) > 1:
+                report = self.join(run)
+            else:
+                (name,) = run.reports
+                report = run.reports[name] or _probe(job.source, job.target, run.folder.whole(job.target.suffix), job.kind)
+                _move(run.folder.whole(job.target.suffix), job.target)
+                report.output = job.target
+        except Exception as exc:  # noqa: BLE001 - one bad file must not stop the others
+            _remove_empty(created)
+            run.failed = True
+            reason = _reason(exc, job.source)
+            outcome.failed.append((job, reason))
+            self.runner.error(reason)
+            run.folder.remove()
+            return
+        for text in run.warnings:
+            self.runner.warn(text.removeprefix("mprnet_vs: "))
+        report.source, report.output = job.source, job.target
+        report.notes = list(dict.fromkeys(report.notes + run.notes))
+        report.seconds = time.monotonic() - run.started
+        status = "incomplete" if getattr(report, "incomplete", None) else "restored"
+        self.runner.report(job, status, report, outcome)
+        run.folder.remove()
+
+    def join(self, run: _JobRun) -> VideoReport:
+        job, split = run.job, run.split
+        pieces = [run.folder.piece(s.index, job.target.suffix) for s in split.segments]
+        done = [r for r in run.reports.values() if r is not None]
+        report = _probe(job.source, job.target, pieces[0], "video") if not done else done[0]
+        report.output = job.target
+        report.copied, report.not_copied = [], []
+        with atomic_output(job.target) as temp:
+            report.frames = join_segments(job.source, pieces, temp, job.target, report.copied, report.not_copied)
+        report.notes = list(dict.fromkeys(n for r in done for n in r.notes))
+        reused = f", {run.reused} restored by an earlier run" if run.reused else ""
+        report.notes.append(f"restored in {len(pieces)} pieces cut at keyframes{reused}")
+        report.incomplete = next((r.incomplete for r in done if r.incomplete), None)
+        return report
+
+    def close(self) -> None:
+        """Let every worker delete its scratch folder, then end it."""
+        ray = self.ray
+        with contextlib.suppress(Exception):
+            ray.wait([actor.close.remote() for actor in self.actors], num_returns=len(self.actors), timeout=30)
+        for actor in self.actors:
+            with contextlib.suppress(Exception):
+                ray.kill(actor, no_restart=True)
+        self.actors = []
+
+    def stop(self) -> None:
+        """Stop every worker and wait (a little) until its work is gone, so nothing is
+        written after the clean-up; each deletes its scratch folder first where it can."""
+        ray = self.ray
+        with contextlib.suppress(Exception):
+            ray.wait([actor.close.remote() for actor in self.actors], num_returns=len(self.actors), timeout=5)
+        for actor in self.actors:
+            with contextlib.suppress(Exception):
+                ray.kill(actor, no_restart=True)
+        if self.inflight:
+            with contextlib.suppress(Exception):
+                ray.wait(list(self.inflight), num_returns=len(self.inflight), timeout=10)
+
+
+def _reason(exc: BaseException, source: Path) -> str:
+    from ..cli.restore import _reason as reason
+
+    return reason(exc, source)
+
+
+def _move(result: Path, target: Path) -> None:
+    """Put a finished result in place: a rename on the same file system, else an atomic copy."""
+    try:
+        os.replace(result, target)
+    except OSError:
+        with atomic_output(target) as temp:
+            temp.write_bytes(result.read_bytes())
+        result.unlink()
+
+
+def _probe(source: Path, target: Path, result: Path, kind: str) -> Any:
+    """A report for a result an earlier run finished (its own report is gone with that run)."""
+    if kind == "photo":
+        from ..photo import PhotoReport
+
+        return PhotoReport(source=source, output=target, notes=["restored by an earlier run"])
+    import av
+
+    report = VideoReport(source=source, output=target, notes=["restored by an earlier run"])
+    with av.open(str(result)) as container:
+        stream = container.streams.video[0]
+        report.width, report.height = stream.codec_context.width, stream.codec_context.height
+        report.codec, report.pix_fmt = stream.codec_context.name, stream.codec_context.pix_fmt or ""
+        report.frames = sum(1 for p in container.demux(stream) if p.size)
+    return report
+
+
+def engine_spec(args: Any) -> tuple[EngineSpec, Path]:
+    """The Restorer settings the driver resolves once (preset files and the checkpoint are
+    read here, so workers need neither) and the checkpoint file to ship."""
+    from .. import presets
+    from ..engine.checkpoints import resolve_weights
+    from ..errors import MprnetError
+
+    try:
+        settings = presets.resolve(args.task, args.preset).override(
+            stages=args.stages, tile=args.tile, overlap=args.overlap, batch=args.batch, precision=args.precision
+        )
+        weights = resolve_weights(args.task, args.weights)
+    except MprnetError as exc:
+        raise UsageError(str(exc)) from None
+    threads = max(1, int(getattr(args, "ray_cpus", 1) or 1))
+    spec = EngineSpec(
+        task=args.task, weights_name=weights.name, stages=settings.stages, tile=settings.tile, overlap=settings.overlap,
+        batch=settings.batch, precision=settings.precision, device=args.device, compile=args.compile,
+        local_stats=args.local_stats, threads=threads,
+    )
+    return spec, weights
+
+
+def options_from_args(args: Any) -> ClusterOptions:
+    seconds = args.segment_seconds
+    return ClusterOptions(
+        address=args.ray, gpus=args.ray_gpus, cpus=args.ray_cpus, workers=args.ray_workers,
+        segment_seconds=DEFAULT_SEGMENT_SECONDS if seconds is None else seconds, transfer=args.ray_transfer,
+    )
