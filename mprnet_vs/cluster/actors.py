@@ -85,7 +85,7 @@ def _clean_stale_scratch(base: Path) -> None:
             continue
 
 
-class Worker:
+class RestoreWorker:
     """Restores Work items with one Restorer (made once, in ``__init__``)."""
 
     def __init__(self, spec: EngineSpec) -> None:
@@ -183,5 +183,5 @@ def start_workers(count: int, spec: EngineSpec, gpus: float, cpus: float) -> lis
 
     actor = ray.remote(
         num_gpus=gpus, num_cpus=cpus, max_restarts=-1, max_task_retries=-1, max_concurrency=2,
-    )(Worker)
+    )(RestoreWorker)
     return [actor.remote(spec) for _ in range(count)]

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError, UsageError
+from ..errors import InputError, MprnetError, UsageError
 from ..progress import Progress
 from ..safe_output import atomic_output
 from ..video import VideoReport, estimate_frames
@@ -256,6 +256,11 @@ class ClusterRun:
                 except ray.exceptions.RayActorError:
                     queue.appendleft(work)  # its worker is gone for good: another one takes it
                     idle.remove(actor)
+                    if not idle and not self.inflight:
+                        raise MprnetError("every Ray worker is gone (killed or out of restarts); nothing more can be restored") from None
+                    continue
+                except ray.exceptions.RayError:
+                    queue.appendleft(work)  # the result was lost with its node: do it again
                     continue
                 if done.needs_data:
                     if self.options.transfer == "shared":
