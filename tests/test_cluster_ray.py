@@ -106,13 +106,13 @@ def long_video(tmp_path_factory, tiny_weights: Path) -> tuple[Path, Path]:
     return source, serial
 
 
-def serial_run(source: Path, output: Path, weights: Path, *options: str) -> None:
+def serial_run(source: Path, output: Path, weights: Path, *options: str, status: int = 0) -> None:
     """The command without Ray, in a process of its own with the workers' torch thread count
     (as a user runs it: the outputs of this test process's earlier runs must not matter)."""
     command = [sys.executable, "-m", "mprnet_vs", "restore", str(source), "-o", str(output), "--weights", str(weights),
                "--device", "cpu", "--tile", "0", "--quiet", *options]
     done = subprocess.run(command, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == status, done.stderr
 
 
 def assert_same_as_serial(output: Path, serial: Path, source: Path) -> None:
@@ -141,9 +141,13 @@ def test_folder_restores_like_the_serial_run(cluster: Cluster, tmp_path: Path, t
         cv2.imwrite(str(shots / ("day2" if i else "") / f"photo{i}.png"), picture)
     make_clip(shots / "a.mkv", frames=30, audio=("aac",), options={"g": "6"})
     make_clip(shots / "day2" / "b.mp4", size=(48, 32), frames=20, options={"g": "5"})
+    (shots / "broken.mp4").write_bytes(b"not a video" * 100)
+    (shots / "broken.png").write_bytes(b"not a photo" * 100)
     outcome = restore_on_ray([shots], tmp_path / "ray", weights=tiny_weights, **ENGINE)
-    assert len(outcome.restored) == 5 and not outcome.failed
-    serial_run(shots, tmp_path / "serial", tiny_weights)
+    assert len(outcome.restored) == 5
+    assert sorted(job.source.name for job, _ in outcome.failed) == ["broken.mp4", "broken.png"]  # and the others go on
+    assert all(reason.startswith(str(job.source)) for job, reason in outcome.failed)
+    serial_run(shots, tmp_path / "serial", tiny_weights, status=1)  # the broken files fail there too
     for name in ("photo0.png", "day2/photo1.png", "day2/photo2.png"):
         assert np.array_equal(cv2.imread(str(tmp_path / "ray" / name)), cv2.imread(str(tmp_path / "serial" / name)))
     for name in ("a.mkv", "day2/b.mp4"):
@@ -152,6 +156,7 @@ def test_folder_restores_like_the_serial_run(cluster: Cluster, tmp_path: Path, t
     assert hidden(tmp_path / "ray") == [] and scratch_left() == []
     again = restore_on_ray([shots], tmp_path / "ray", weights=tiny_weights, **ENGINE)
     assert len(again.skipped) == 5 and not again.restored  # finished outputs are not redone
+    assert not (tmp_path / "ray" / "broken.mp4").exists() and not (tmp_path / "ray" / "broken.png").exists()
 
 
 def test_long_video_in_pieces_through_the_object_store(cluster: Cluster, tmp_path: Path, tiny_weights: Path, long_video, capsys) -> None:

@@ -408,7 +408,7 @@ def prepare(args: argparse.Namespace) -> tuple[_Runner, list[Job]]:
     if getattr(args, "ray", None) is None and getattr(args, "segment_seconds", None) is not None:
         raise UsageError("--segment-seconds needs --ray (pieces are restored by Ray workers)")
     if getattr(args, "ray", None) is not None:
-        from ..cluster.driver import import_ray
+        from ..cluster.connection import import_ray
 
         import_ray()  # one line naming the extra when Ray is not installed
     # Settings errors are usage errors, found before any file is touched.
@@ -440,7 +440,8 @@ def execute(runner: _Runner, jobs: list[Job]) -> Outcome:
         warnings.showwarning = lambda message, *_args, **_kw: runner.warn(str(message).removeprefix("mprnet_vs: "))
         if getattr(args, "ray", None) is None:
             return runner.run(jobs)
-        from ..cluster.driver import ClusterRun, options_from_args
+        from ..cluster.connection import options_from_args
+        from ..cluster.driver import ClusterRun
 
         return ClusterRun(runner, options_from_args(args)).run(jobs, Outcome())
 

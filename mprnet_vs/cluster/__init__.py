@@ -8,6 +8,6 @@ mprnet-vs[ray]``)."""
 from __future__ import annotations
 
 from .api import restore_on_ray
-from .driver import ClusterOptions
+from .connection import ClusterOptions
 
 __all__ = ["ClusterOptions", "restore_on_ray"]

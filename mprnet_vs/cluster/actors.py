@@ -185,3 +185,26 @@ def start_workers(count: int, spec: EngineSpec, gpus: float, cpus: float) -> lis
         num_gpus=gpus, num_cpus=cpus, max_restarts=-1, max_task_retries=-1, max_concurrency=2,
     )(RestoreWorker)
     return [actor.remote(spec) for _ in range(count)]
+
+
+def engine_spec(args: Any) -> tuple[EngineSpec, Path]:
+    """The Restorer settings the driver resolves once (preset files and the checkpoint are
+    read here, so workers need neither) and the checkpoint file to ship."""
+    from .. import presets
+    from ..engine.checkpoints import resolve_weights
+    from ..errors import MprnetError, UsageError
+
+    try:
+        settings = presets.resolve(args.task, args.preset).override(
+            stages=args.stages, tile=args.tile, overlap=args.overlap, batch=args.batch, precision=args.precision
+        )
+        weights = resolve_weights(args.task, args.weights)
+    except MprnetError as exc:
+        raise UsageError(str(exc)) from None
+    threads = max(1, int(getattr(args, "ray_cpus", 1) or 1))
+    spec = EngineSpec(
+        task=args.task, weights_name=weights.name, stages=settings.stages, tile=settings.tile, overlap=settings.overlap,
+        batch=settings.batch, precision=settings.precision, device=args.device, compile=args.compile,
+        local_stats=args.local_stats, threads=threads,
+    )
+    return spec, weights

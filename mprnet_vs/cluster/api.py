@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..video_encoder import VideoOptions
-from .driver import DEFAULT_SEGMENT_SECONDS
+from .connection import DEFAULT_SEGMENT_SECONDS
 
 
 def restore_on_ray(

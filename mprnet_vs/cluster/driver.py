@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import math
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,73 +25,10 @@ from ..errors import InputError, MprnetError, UsageError
 from ..progress import Progress
 from ..safe_output import atomic_output
 from ..video import VideoReport, estimate_frames
-from .actors import Done, EngineSpec, Work, start_workers
+from .actors import Done, Work, engine_spec, start_workers
+from .connection import TRANSFERS, ClusterOptions, connect, import_ray, pool_size
 from .segments import SplitPlan, join_segments, plan_split, write_segments
 from .workdir import JobFolder, Token, job_key, tidy, work_root
-
-TRANSFERS = ("auto", "shared", "store")
-DEFAULT_SEGMENT_SECONDS = 120.0
-RAY_EXTRA = "pip install mprnet-vs[ray]"
-
-
-@dataclass
-class ClusterOptions:
-    """Where and how to run.
-
-    address: ``"auto"`` starts a local Ray cluster (or joins the one ``RAY_ADDRESS`` names),
-    else a cluster address (``HOST:6379`` or ``ray://HOST:10001``); a driver already connected
-    (``ray.init`` called) keeps its connection. gpus: GPUs per worker (0.5 = two workers per
-    GPU); on a cluster without GPUs the workers use ``cpus`` CPUs each. cpus: CPUs per worker,
-    also its torch thread count (the same everywhere, so every worker computes alike).
-    workers: at most this many workers (default: as many as the cluster holds).
-    segment_seconds: videos longer than this are cut into pieces about this long (0: never).
-    transfer: ``"auto"`` (workers read and write the driver's files where they see them, else
-    through Ray's object store), ``"shared"`` (one file system required), ``"store"`` (always the
-    object store)."""
-
-    address: str = "auto"
-    gpus: float = 1.0
-    cpus: int = 1
-    workers: int | None = None
-    segment_seconds: float = DEFAULT_SEGMENT_SECONDS
-    transfer: str = "auto"
-
-
-def import_ray() -> Any:
-    try:
-        import ray
-    except ImportError:
-        raise UsageError(f"--ray needs Ray, which is not installed: {RAY_EXTRA}") from None
-    return ray
-
-
-def connect(ray: Any, options: ClusterOptions) -> bool:
-    """Connect (or start a local cluster); True when this call started the connection."""
-    if ray.is_initialized():
-        return False
-    address = None if options.address == "auto" else options.address
-    try:
-        ray.init(address=address, log_to_driver=False, configure_logging=True, logging_level="error")
-    except Exception as exc:  # noqa: BLE001 - Ray raises ConnectionError, RuntimeError, AuthenticationError, ...
-        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        hint = " (a cluster started with 'ray start' in Ray 2.60 needs RAY_AUTH_MODE=token and its token)" \
-            if "auth" in text.lower() else ""
-        raise UsageError(f"--ray {options.address}: cannot connect to Ray: {text}{hint}") from None
-    return True
-
-
-def pool_size(ray: Any, options: ClusterOptions, units: int) -> tuple[int, float]:
-    """(workers, GPUs each) for the cluster as it is now."""
-    resources = ray.cluster_resources()
-    gpus = float(resources.get("GPU", 0))
-    if gpus > 0:
-        count, each = int(math.floor(gpus / options.gpus + 1e-9)), options.gpus
-    else:
-        count, each = int(resources.get("CPU", 1) // max(1, options.cpus)), 0.0
-    if options.workers:
-        count = min(count, options.workers)
-    return max(1, min(count, units)), each
-
 
 @dataclass
 class _JobRun:
@@ -131,9 +68,8 @@ class ClusterRun:
 
     # --- planning ----------------------------------------------------------------------------
 
-    def prepare(self, job: Any, index: int, root: Path, token: Token, settings: object, video: Any) -> _JobRun:
-        key = job_key(job.source, job.target, (settings, self.options.segment_seconds))
-        run = _JobRun(job, JobFolder(root, key))
+    def prepare(self, job: Any, index: int, folder: JobFolder, token: Token, video: Any) -> _JobRun:
+        run = _JobRun(job, folder)
         run.folder.create()
         run.folder.clean_partial()
         suffix = job.target.suffix
@@ -193,22 +129,24 @@ class ClusterRun:
         spec, weights = engine_spec(runner.args)
         video = runner.video_options
         started = connect(self.ray, self.options)
-        root = work_root(runner.args.output, single=len(jobs) == 1 and not str(runner.args.output).endswith(("/", os.sep))
-                         and not Path(runner.args.output).is_dir())
+        root = work_root(runner.args.output, single=len(jobs) == 1 and jobs[0].target == Path(runner.args.output))
         token = Token(root)
         try:
+            fingerprint = (spec, weights.stat().st_mtime_ns, video, self.options.segment_seconds)  # what changes the result
             for index, job in enumerate(todo):
+                folder = JobFolder(root, job_key(job.source, job.target, fingerprint))
                 try:
-                    self.runs[str(index)] = self.prepare(job, index, root, token, (spec, weights.stat().st_mtime_ns), video)
+                    self.runs[str(index)] = self.prepare(job, index, folder, token, video)
                 except InputError as exc:
                     outcome.failed.append((job, _reason(exc, job.source)))
                     runner.error(_reason(exc, job.source))
+                    folder.remove()
             queue = collections.deque(w for run in self.runs.values() for w in run.works.values())
             count, gpus = pool_size(self.ray, self.options, max(1, len(queue)))
             if queue:
                 self.weights_ref = self.ray.put(weights.read_bytes())  # kept alive: restarted workers fetch it again
                 self.actors = start_workers(count, spec, gpus, self.options.cpus)
-            show = not runner.args.quiet and __import__("sys").stderr.isatty()
+            show = not runner.args.quiet and sys.stderr.isatty()
             total = sum(r.frames or 0 for r in self.runs.values())
             progress = Progress(1, total, enabled=show)
             progress.start_file(f"{len(self.runs)} file(s) on {len(self.actors)} Ray worker(s)", total or None)
@@ -218,11 +156,12 @@ class ClusterRun:
             self.dispatch(queue, outcome, progress)
             progress.clear()
             self.close()
-        except KeyboardInterrupt:
+        except BaseException as exc:  # Ctrl-C, SIGTERM, or a failure of the run itself
             self.stop()
             for run in self.runs.values():
                 run.folder.clean_partial()
-            runner.error(f"interrupted; finished pieces are kept in {root} for the next run of the same command")
+            if isinstance(exc, KeyboardInterrupt):
+                runner.error(f"interrupted; finished pieces are kept in {root} for the next run of the same command")
             raise
         finally:
             token.remove()
@@ -416,34 +355,3 @@ def _probe(source: Path, target: Path, result: Path, kind: str) -> Any:
         report.codec, report.pix_fmt = stream.codec_context.name, stream.codec_context.pix_fmt or ""
         report.frames = sum(1 for p in container.demux(stream) if p.size)
     return report
-
-
-def engine_spec(args: Any) -> tuple[EngineSpec, Path]:
-    """The Restorer settings the driver resolves once (preset files and the checkpoint are
-    read here, so workers need neither) and the checkpoint file to ship."""
-    from .. import presets
-    from ..engine.checkpoints import resolve_weights
-    from ..errors import MprnetError
-
-    try:
-        settings = presets.resolve(args.task, args.preset).override(
-            stages=args.stages, tile=args.tile, overlap=args.overlap, batch=args.batch, precision=args.precision
-        )
-        weights = resolve_weights(args.task, args.weights)
-    except MprnetError as exc:
-        raise UsageError(str(exc)) from None
-    threads = max(1, int(getattr(args, "ray_cpus", 1) or 1))
-    spec = EngineSpec(
-        task=args.task, weights_name=weights.name, stages=settings.stages, tile=settings.tile, overlap=settings.overlap,
-        batch=settings.batch, precision=settings.precision, device=args.device, compile=args.compile,
-        local_stats=args.local_stats, threads=threads,
-    )
-    return spec, weights
-
-
-def options_from_args(args: Any) -> ClusterOptions:
-    seconds = args.segment_seconds
-    return ClusterOptions(
-        address=args.ray, gpus=args.ray_gpus, cpus=args.ray_cpus, workers=args.ray_workers,
-        segment_seconds=DEFAULT_SEGMENT_SECONDS if seconds is None else seconds, transfer=args.ray_transfer,
-    )
