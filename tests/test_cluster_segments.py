@@ -53,10 +53,12 @@ def cut_restore_join(source: Path, target: Path, restorer: Restorer, options: Vi
     return len(plan.segments)
 
 
-@pytest.mark.parametrize("container", ["mkv", "mp4"])
-def test_pieces_join_to_the_serial_output(tmp_path: Path, restorer: Restorer, container: str) -> None:
+@pytest.mark.parametrize(("container", "options"), [
+    ("mkv", VideoOptions(codec="ffv1")),
+    ("mp4", VideoOptions(codec="libx264", encoder_options={"qp": "0"})),  # lossless H.264
+])
+def test_pieces_join_to_the_serial_output(tmp_path: Path, restorer: Restorer, container: str, options: VideoOptions) -> None:
     source = make_clip(tmp_path / f"in.{container}", frames=96, audio=("aac",), options={"g": "12"})
-    options = VideoOptions(codec="ffv1")
     serial = tmp_path / f"serial.{container}"
     restore_video(source, serial, restorer, options)
     (tmp_path / "out").mkdir()
