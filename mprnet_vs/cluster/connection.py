@@ -19,7 +19,8 @@ RAY_EXTRA = "pip install mprnet-vs[ray]"
 class ClusterOptions:
     """Where and how to run.
 
-    address: ``"auto"`` starts a local Ray cluster (or joins the one ``RAY_ADDRESS`` names),
+    address: ``"auto"`` starts a local Ray cluster (or joins the one ``RAY_ADDRESS`` names, or
+    one ``ray start`` started on this machine: ``ray.init()``'s rule),
     else a cluster address (``HOST:6379`` or ``ray://HOST:10001``); a driver already connected
     (``ray.init`` called) keeps its connection. gpus: GPUs per worker (0.5 = two workers per
     GPU); on a cluster without GPUs the workers use ``cpus`` CPUs each. cpus: CPUs per worker,
@@ -55,9 +56,10 @@ def connect(ray: Any, options: ClusterOptions) -> bool:
         ray.init(address=address, log_to_driver=False, configure_logging=True, logging_level="error")
     except Exception as exc:  # noqa: BLE001 - Ray raises ConnectionError, RuntimeError, AuthenticationError, ...
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        hint = " (a cluster started with 'ray start' in Ray 2.60 needs RAY_AUTH_MODE=token and its token)" \
-            if "auth" in text.lower() else ""
-        raise UsageError(f"--ray {options.address}: cannot connect to Ray: {text}{hint}") from None
+        hint = "" if address is None else (
+            "; check the address, and that RAY_AUTH_MODE is the cluster's (token for clusters made by 'ray start' in "
+            "Ray 2.60, with the token in ~/.ray/auth_token, RAY_AUTH_TOKEN or RAY_AUTH_TOKEN_PATH)")
+        raise UsageError(f"--ray {options.address}: cannot connect to Ray ({text}){hint}") from None
     return True
 
 
