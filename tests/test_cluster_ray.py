@@ -188,19 +188,26 @@ def test_sigkill_of_a_worker_loses_nothing(cluster: Cluster, tmp_path: Path, tin
     assert wait_for(lambda: scratch_left() == [] or None, "no scratch folder of a dead worker", timeout=30)
 
 
-def test_removing_a_node_mid_run_loses_nothing(cluster: Cluster, tmp_path: Path, tiny_weights: Path, long_video) -> None:
+@pytest.mark.parametrize("replaced", [True, False], ids=["replaced", "not-replaced"])
+def test_removing_a_node_mid_run_loses_nothing(cluster: Cluster, tmp_path: Path, tiny_weights: Path, long_video, replaced: bool) -> None:
+    """Replaced: the lost worker restarts on the new node. Not replaced: it cannot restart, and
+    its piece goes to another worker once it has been silent for stall_seconds."""
     source, serial = long_video
     output = tmp_path / "film.mkv"
     work = tmp_path / WORK_FOLDER
-    thread, result = in_thread(inputs=[source], output=output, weights=tiny_weights, segment_seconds=0.9, video=LOSSLESS, **ENGINE)
+    thread, result = in_thread(inputs=[source], output=output, weights=tiny_weights, segment_seconds=0.9, video=LOSSLESS,
+                               stall_seconds=5, **ENGINE)
     wait_for(lambda: list(work.glob("*/piece-*")), "a first finished piece")
     assert list(work.glob("*/cut-*")), "work was left when the node was removed"
     cluster.remove_node(cluster.list_all_nodes()[-1])
-    cluster.add_node(**NODE)  # the lost worker restarts there
+    if replaced:
+        cluster.add_node(**NODE)
     thread.join(timeout=180)
     assert not thread.is_alive() and "error" not in result, result
     assert_same_as_serial(output, serial, source)
     assert not work.exists() and hidden(tmp_path) == []
+    if not replaced:
+        cluster.add_node(**NODE)  # back to three workers for the tests after this one
 
 
 def test_interrupted_driver_resumes_without_redoing(cluster: Cluster, tmp_path: Path, tiny_weights: Path, long_video) -> None:

@@ -122,3 +122,17 @@ def test_safe_cuts_respect_presentation_order() -> None:
     assert safe_cuts(closed, [True, False, False, False, True, False, False, False]) == [4]
     opened = [0, 3, 1, 2, 6, 4, 5, 9, 7, 8]
     assert safe_cuts(opened, [True, False, False, False, True, False, False, False, False, False]) == []
+
+
+def test_cluster_options_are_checked_before_any_work(tmp_path: Path, tiny_weights: Path, capsys) -> None:
+    from mprnet_vs.cli import main
+
+    source = make_clip(tmp_path / "in.mkv", frames=2)
+    base = ["restore", str(source), "-o", str(tmp_path / "out.mkv"), "--weights", str(tiny_weights)]
+    assert main(base + ["--segment-seconds", "10"]) == 2
+    assert "--segment-seconds needs --ray" in capsys.readouterr().err
+    for bad in (["--ray", "auto", "--ray-gpus", "0"], ["--ray", "auto", "--segment-seconds", "-1"],
+                ["--ray", "auto", "--ray-transfer", "ftp"], ["--ray", "auto", "--ray-workers", "0"]):
+        assert main(base + bad) == 2
+        assert len(capsys.readouterr().err.strip().splitlines()) == 1
+    assert not (tmp_path / "out.mkv").exists() and sorted(p.name for p in tmp_path.iterdir()) == ["in.mkv"]

@@ -23,6 +23,7 @@ def restore_on_ray(
     workers: int | None = None,
     segment_seconds: float = DEFAULT_SEGMENT_SECONDS,
     transfer: str = "auto",
+    stall_seconds: float = 60.0,
     video: VideoOptions | None = None,
     overwrite: bool = False,
     quiet: bool = True,
@@ -37,7 +38,8 @@ def restore_on_ray(
     ask for ``cpus_per_worker`` CPUs each, also their torch thread count). ``workers``: at most
     this many. ``segment_seconds``: videos longer than this are cut at keyframes into pieces
     restored in parallel (0 = never). ``transfer``: ``"auto"``, ``"shared"`` or ``"store"``
-    (see ClusterOptions). ``video``: encoder settings (VideoOptions). ``engine``: the
+    (see ClusterOptions). ``stall_seconds``: a piece whose worker has not answered for this long
+    (its node is gone and nothing can take its place) is given to another worker as well. ``video``: encoder settings (VideoOptions). ``engine``: the
     Restorer's keywords (weights, preset, stages, tile, overlap, batch, precision, device,
     compile, local_stats). Returns the Outcome (restored / incomplete / skipped / failed jobs);
     per-file lines are printed unless ``quiet``. UsageError for settings that cannot work.
@@ -55,7 +57,7 @@ def restore_on_ray(
         setattr(args, key, str(value) if key == "weights" and value is not None else value)
     args.inputs, args.output, args.task = [Path(p) for p in inputs], os.fspath(output), task
     args.ray, args.ray_gpus, args.ray_cpus, args.ray_workers = address, gpus_per_worker, cpus_per_worker, workers
-    args.segment_seconds, args.ray_transfer = segment_seconds, transfer
+    args.segment_seconds, args.ray_transfer, args.ray_stall_seconds = segment_seconds, transfer, stall_seconds
     args.codec, args.pix_fmt, args.crf = video.codec, video.pix_fmt, video.crf
     args.encoder_opt = list(video.encoder_options.items())
     args.overwrite, args.quiet, args.debug = overwrite, quiet, False

@@ -29,7 +29,8 @@ class ClusterOptions:
     segment_seconds: videos longer than this are cut into pieces about this long (0: never).
     transfer: ``"auto"`` (workers read and write the driver's files where they see them, else
     through Ray's object store), ``"shared"`` (one file system required), ``"store"`` (always the
-    object store)."""
+    object store). stall_seconds: a piece whose worker has not answered for this long (its node
+    is gone and the cluster has no room to restart it) is given to another worker as well."""
 
     address: str = "auto"
     gpus: float = 1.0
@@ -37,6 +38,7 @@ class ClusterOptions:
     workers: int | None = None
     segment_seconds: float = DEFAULT_SEGMENT_SECONDS
     transfer: str = "auto"
+    stall_seconds: float = 60.0
 
 
 def import_ray() -> Any:
@@ -81,4 +83,5 @@ def options_from_args(args: Any) -> ClusterOptions:
     return ClusterOptions(
         address=args.ray, gpus=args.ray_gpus, cpus=args.ray_cpus, workers=args.ray_workers,
         segment_seconds=DEFAULT_SEGMENT_SECONDS if seconds is None else seconds, transfer=args.ray_transfer,
+        stall_seconds=getattr(args, "ray_stall_seconds", ClusterOptions.stall_seconds),
     )

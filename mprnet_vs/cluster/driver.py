@@ -62,7 +62,10 @@ class ClusterRun:
         self.owner: dict[str, _JobRun] = {}  # work key -> its job
         self.needs_data: set[str] = set()
         self.actors: list[Any] = []
-        self.inflight: dict[Any, tuple[Any, Work]] = {}
+        self.inflight: dict[Any, tuple[int, Work]] = {}  # call -> (worker index, its piece)
+        self.seen: dict[int, float] = {}  # worker index -> when it last answered (or got work)
+        self.asks: dict[int, Any] = {}  # worker index -> its unanswered progress question
+        self.doubled: set[str] = set()  # pieces given to a second worker
         self.partial: dict[str, int] = {}
         self.finished_frames = 0
 
@@ -171,22 +174,31 @@ class ClusterRun:
         return outcome
 
     def dispatch(self, queue: collections.deque, outcome: Any, progress: Progress) -> None:
+        """Hand out the queue, one piece per idle worker, until every piece is settled. A piece
+        whose worker has not answered for ``stall_seconds`` (its node is gone and there is no
+        room to restart it) is given to an idle worker as well; the first result counts."""
         ray = self.ray
-        idle = list(self.actors)
+        idle = list(range(len(self.actors)))
         last_poll = 0.0
-        while queue or self.inflight:
+        while queue or any(not self.settled(work) for _, work in self.inflight.values()):
+            for work in self.stalled() if idle and not queue else []:
+                queue.append(work)
+                self.doubled.add(work.key)
             while idle and queue:
                 work = queue.popleft()
-                if self.owner[work.key].failed:
+                if self.settled(work):
                     continue
-                actor = idle.pop()
+                index = idle.pop()
                 store = self.options.transfer == "store" or work.key in self.needs_data
                 data = ray.put(Path(work.source).read_bytes()) if store else None
-                self.inflight[actor.restore.remote(work, [self.weights_ref], data)] = (actor, work)
+                self.inflight[self.actors[index].restore.remote(work, [self.weights_ref], data)] = (index, work)
+                self.seen[index] = time.monotonic()
             ready, _ = ray.wait(list(self.inflight), num_returns=1, timeout=0.5)
             for ref in ready:
-                actor, work = self.inflight.pop(ref)
-                idle.append(actor)
+                index, work = self.inflight.pop(ref)
+                idle.append(index)
+                if self.settled(work):
+                    continue  # a doubled piece done twice, or one of a failed input: nothing to add
                 try:
                     done: Done = ray.get(ref)
                 except ray.exceptions.RayTaskError as exc:
@@ -194,7 +206,7 @@ class ClusterRun:
                     continue
                 except ray.exceptions.RayActorError:
                     queue.appendleft(work)  # its worker is gone for good: another one takes it
-                    idle.remove(actor)
+                    idle.remove(index)
                     if not idle and not self.inflight:
                         raise MprnetError("every Ray worker is gone (killed or out of restarts); nothing more can be restored") from None
                     continue
@@ -209,15 +221,34 @@ class ClusterRun:
                         queue.appendleft(work)
                     continue
                 self.accept(work, done, outcome, progress)
-            if progress.enabled and time.monotonic() - last_poll > 0.5:
+            if time.monotonic() - last_poll > 0.5:
                 last_poll = time.monotonic()
                 self.poll(progress)
 
+    def settled(self, work: Work) -> bool:
+        run = self.owner[work.key]
+        return run.failed or work.key in run.reports
+
+    def stalled(self) -> list[Work]:
+        """Pieces in flight on workers silent for longer than ``stall_seconds``, not yet doubled."""
+        limit = time.monotonic() - self.options.stall_seconds
+        return [work for index, work in self.inflight.values()
+                if self.seen.get(index, limit) < limit and work.key not in self.doubled and not self.settled(work)]
+
     def poll(self, progress: Progress) -> None:
+        """Ask each busy worker how far it is (one question at a time each): its answers feed
+        the progress line and show that it is alive."""
         ray = self.ray
-        asks = [actor.progress.remote() for actor, _ in self.inflight.values()]
-        ready, _ = ray.wait(asks, num_returns=len(asks), timeout=0.2)
-        for ref in ready:
+        for index in {i for i, _ in self.inflight.values()} - set(self.asks):
+            self.asks[index] = self.actors[index].progress.remote()
+        if not self.asks:
+            return
+        ready = set(ray.wait(list(self.asks.values()), num_returns=len(self.asks), timeout=0)[0])
+        for index, ref in list(self.asks.items()):
+            if ref not in ready:
+                continue
+            del self.asks[index]
+            self.seen[index] = time.monotonic()
             with contextlib.suppress(Exception):
                 key, frames = ray.get(ref)
                 if key in self.owner and key not in self.owner[key].reports:
@@ -226,7 +257,7 @@ class ClusterRun:
 
     def accept(self, work: Work, done: Done, outcome: Any, progress: Progress) -> None:
         run = self.owner[work.key]
-        if run.failed or work.key in run.reports:
+        if self.settled(work):
             return
         if done.data is not None:
             with atomic_output(Path(work.result)) as temp:
@@ -304,7 +335,7 @@ class ClusterRun:
         """Let every worker delete its scratch folder, then end it."""
         ray = self.ray
         with contextlib.suppress(Exception):
-            ray.wait([actor.close.remote() for actor in self.actors], num_returns=len(self.actors), timeout=30)
+            ray.wait([actor.close.remote() for actor in self.actors], num_returns=len(self.actors), timeout=10)
         for actor in self.actors:
             with contextlib.suppress(Exception):
                 ray.kill(actor, no_restart=True)
@@ -322,6 +353,7 @@ class ClusterRun:
         if self.inflight:
             with contextlib.suppress(Exception):
                 ray.wait(list(self.inflight), num_returns=len(self.inflight), timeout=10)
+        self.actors = []
 
 
 def _reason(exc: BaseException, source: Path) -> str:
