@@ -56,10 +56,6 @@ def _key_value(text: str) -> tuple[str, str]:
     return key.strip(), value
 
 
-def _positive(text: str) -> float:
-    return above(0)(text)
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("inputs", nargs="+", metavar="INPUT", type=Path, help="video files, photos or folders")
     parser.add_argument("-o", "--output", required=True, metavar="OUTPUT",
@@ -85,8 +81,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="encoder option, repeatable (e.g. preset=slow, tune=film)")
     cluster = parser.add_argument_group("Ray cluster (pip install mprnet-vs[ray])")
     cluster.add_argument("--ray", metavar="auto|ADDRESS",
-                         help="restore on Ray workers: auto = a local cluster (or RAY_ADDRESS), else a cluster address")
-    cluster.add_argument("--ray-gpus", type=_positive, default=1.0, metavar="F", help="GPUs per worker (0.5 = two per GPU; default 1)")
+                         help="restore on Ray workers: auto = a local cluster (or RAY_ADDRESS, or one ray start made here), else a cluster address")
+    cluster.add_argument("--ray-gpus", type=above(0), default=1.0, metavar="F", help="GPUs per worker (0.5 = two per GPU; default 1)")
     cluster.add_argument("--ray-cpus", type=at_least(1), default=1, metavar="N",
                          help="CPUs per worker, also its torch thread count (default 1)")
     cluster.add_argument("--ray-workers", type=at_least(1), metavar="N", help="at most N workers (default: all the cluster holds)")
