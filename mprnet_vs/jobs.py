@@ -14,7 +14,7 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import InputError, UsageError
+from .errors import InputError, MprnetError, UsageError, first_line
 from .photo import PHOTO_SUFFIXES, is_photo
 from .safe_output import is_temp_file, same_file
 from .video.encoder import output_format
@@ -149,6 +149,20 @@ class Outcome:
     skipped: list[Job] = field(default_factory=list)
     failed: list[tuple[Job, str]] = field(default_factory=list)
 
+
+
+def named(source: Path, text: str) -> str:
+    """``text`` starting with the input it is about (not merely mentioning it: ``photo.gif``
+    is also part of ``out/photo.gif``)."""
+    return text if text.startswith(f"{source}: ") else f"{source}: {text}"
+
+
+def failure_reason(exc: BaseException, source: Path) -> str:
+    """The one line a failed job is reported with: the message, named after its input."""
+    text = first_line(exc)
+    if not isinstance(exc, MprnetError):
+        text = f"{type(exc).__name__}: {text}"
+    return named(source, text)
 
 
 def settle(job: Job, overwrite: bool) -> tuple[str, str] | None:

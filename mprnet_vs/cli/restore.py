@@ -18,13 +18,13 @@ from typing import Any
 
 from .. import presets
 from ..engine.protocol import Engine
-from ..errors import MprnetError, PresetError, UsageError, describe_os_error, first_line
-from ..jobs import Job, Outcome, make_folders, plan, remove_empty, settle
+from ..errors import MprnetError, PresetError, UsageError, describe_os_error
+from ..jobs import Job, Outcome, failure_reason, make_folders, named, plan, remove_empty, settle
 from ..photo import restore_photo
 from ..progress import Progress, write
 from ..tasks import TASKS
 from ..video import DEFAULT_CODEC, DEFAULT_CRF, VideoOptions, check_settings, estimate_frames, restore_video
-from . import add_engine_options, at_least, engine_options
+from . import above, add_engine_options, at_least, engine_options
 
 # --- arguments ------------------------------------------------------------------------------
 
@@ -49,24 +49,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     video.add_argument("--crf", type=at_least(0), metavar="N", help=f"constant quality (default {DEFAULT_CRF} where the encoder has it)")
     video.add_argument("--encoder-opt", action="append", type=_key_value, default=[], metavar="KEY=VALUE",
                        help="encoder option, repeatable (e.g. preset=slow, tune=film)")
+    cluster = parser.add_argument_group("Ray cluster (pip install mprnet-vs[ray])")
+    cluster.add_argument("--ray", metavar="auto|ADDRESS",
+                         help="restore on Ray workers: auto = a local cluster (or RAY_ADDRESS, or one ray start made here), else a cluster address")
+    cluster.add_argument("--ray-gpus", type=above(0), default=1.0, metavar="F", help="GPUs per worker (0.5 = two per GPU; default 1)")
+    cluster.add_argument("--ray-cpus", type=at_least(1), default=1, metavar="N",
+                         help="CPUs per worker, also its torch thread count (default 1)")
+    cluster.add_argument("--ray-workers", type=at_least(1), metavar="N", help="at most N workers (default: all the cluster holds)")
+    cluster.add_argument("--ray-transfer", choices=("auto", "shared", "store"), default="auto",
+                         help="inputs/outputs by path where workers see them, else through Ray's object store (default auto)")
+    cluster.add_argument("--segment-seconds", type=at_least(0, float), metavar="S",
+                         help="with --ray: cut videos longer than S seconds at keyframes into pieces restored in parallel "
+                              "(default 120, 0 = never)")
     parser.add_argument("--overwrite", action="store_true", help="replace outputs that exist (default: skip them)")
     parser.add_argument("--quiet", action="store_true", help="no progress and no per-file lines; errors only")
 
 
 # --- running ----------------------------------------------------------------------------------
-
-
-def _named(source: Path, text: str) -> str:
-    """``text`` starting with the input it is about (not merely mentioning it: ``photo.gif``
-    is also part of ``out/photo.gif``)."""
-    return text if text.startswith(f"{source}: ") else f"{source}: {text}"
-
-
-def _reason(exc: BaseException, source: Path) -> str:
-    text = first_line(exc)
-    if not isinstance(exc, MprnetError):
-        text = f"{type(exc).__name__}: {text}"
-    return _named(source, text)
 
 
 class _Runner:
@@ -144,7 +143,7 @@ class _Runner:
                 raise
             except Exception as exc:  # noqa: BLE001 - one bad file must not stop the others
                 progress.end_file(estimates.get(id(job)))
-                reason = _reason(exc, job.source)
+                reason = failure_reason(exc, job.source)
                 outcome.failed.append((job, reason))
                 self.error(reason)
                 if getattr(self.args, "debug", False):
@@ -177,16 +176,23 @@ def _summary(outcome: Outcome, runner: _Runner) -> None:
     if outcome.failed or outcome.incomplete:
         print(line, file=sys.stderr, flush=True)
         for job, reason in outcome.incomplete:
-            print(f"  incomplete: {_named(job.source, reason)}", file=sys.stderr)
+            print(f"  incomplete: {named(job.source, reason)}", file=sys.stderr)
         for _job, reason in outcome.failed:
             print(f"  failed: {reason}", file=sys.stderr)
     else:
         runner.say(line)
 
 
-def run(args: argparse.Namespace) -> int:
+def prepare(args: argparse.Namespace) -> tuple[_Runner, list[Job]]:
+    """The runner and the planned jobs; UsageError for settings or paths that cannot work."""
     if args.task is None and args.weights is None:
         raise UsageError("--task is required (or give --weights)")
+    if getattr(args, "ray", None) is None and getattr(args, "segment_seconds", None) is not None:
+        raise UsageError("--segment-seconds needs --ray (pieces are restored by Ray workers)")
+    if getattr(args, "ray", None) is not None:
+        from ..cluster.connection import import_ray
+
+        import_ray()  # one line naming the extra when Ray is not installed
     # Settings errors are usage errors, found before any file is touched.
     try:
         presets.resolve(args.task, args.preset).override(
@@ -204,11 +210,27 @@ def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1 prints its configuration otherwise; errors only
     if any(job.kind == "video" for job in jobs):
         check_settings(runner.video_options, [job.target for job in jobs if job.kind == "video"])
+    return runner, jobs
+
+
+def execute(runner: _Runner, jobs: list[Job]) -> Outcome:
+    """Run the jobs here, or on Ray workers with --ray."""
+    args = runner.args
     with warnings.catch_warnings():
         # The engine's warnings (precision fallback, smaller tiles after running out of
         # memory, ...) as one line each, like every other message of the command.
         warnings.showwarning = lambda message, *_args, **_kw: runner.warn(str(message).removeprefix("mprnet_vs: "))
-        outcome = runner.run(jobs)
+        if getattr(args, "ray", None) is None:
+            return runner.run(jobs)
+        from ..cluster.connection import options_from_args
+        from ..cluster.driver import ClusterRun
+
+        return ClusterRun(runner, options_from_args(args)).run(jobs, Outcome())
+
+
+def run(args: argparse.Namespace) -> int:
+    runner, jobs = prepare(args)
+    outcome = execute(runner, jobs)
     if len(jobs) > 1:  # one file: its own error or warning line already says it all
         _summary(outcome, runner)
     return 1 if outcome.failed or outcome.incomplete else 0

@@ -1,4 +1,4 @@
-"""The source of a ``filters/*.vpy`` script, checked with PyAV: where a relative ``-a`` path
+"""The source of a ``shipped ``.vpy```` script, checked with PyAV: where a relative ``-a`` path
 points (vspipe runs a script in its own folder), why bestsource could not open a file, and
 whether the file decodes to as many frames as it announces."""
 
