@@ -17,7 +17,7 @@ from pathlib import Path
 from .errors import InputError, MprnetError, UsageError, first_line
 from .photo import PHOTO_SUFFIXES, is_photo
 from .safe_output import is_temp_file, same_file
-from .video.encoder import output_format
+from .video.containers import output_format
 
 VIDEO_SUFFIXES = (
     ".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".wmv", ".asf", ".flv", ".ts", ".mts", ".m2ts",

@@ -25,7 +25,7 @@ import av.error
 
 from ..errors import InputError
 from ..video.streams import AudioRetimer, add_copied_streams, copy_container_info, fresh_metadata
-from ..video.encoder import output_format
+from ..video.containers import output_format
 from ..video.input import close_quietly, describe_error, main_video_stream, open_input
 from .keyframes import nal_length_size, resets_decoder, safe_cuts
 

@@ -2,8 +2,10 @@
 copy the other streams, and write the result atomically.
 
 Modules, each one concern: :mod:`.input` (opening, demuxing, decoding, timing, damage),
-:mod:`.colour` (tag policy, YUV <-> RGB maths, PyAV frame I/O, GIF palettes), :mod:`.encoder`
-(codec, pixel format and rate-control choices), :mod:`.streams` (audio, subtitles, attachments,
+:mod:`.colour` (tag policy), :mod:`.conversion` (YUV <-> RGB maths), :mod:`.frames` (PyAV frame
+I/O), :mod:`.palette` (GIF palettes), :mod:`.containers` (which muxer and codec an output gets),
+:mod:`.pixfmt` (the output pixel format), :mod:`.probe` (opening an encoder for real),
+:mod:`.encoder` (encoder options, rate control, the checks before any work), :mod:`.streams` (audio, subtitles, attachments,
 chapters and metadata copied packet for packet), :mod:`.pipeline` (the threads that tie them
 together and the report).
 """

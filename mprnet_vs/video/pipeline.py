@@ -34,20 +34,9 @@ from ..engine.protocol import Engine
 from ..errors import InputError, MprnetError
 from ..safe_output import atomic_output, refuse_inputs
 from .streams import COPIED_TYPES, AudioRetimer, add_copied_streams, copy_container_info
-from .encoder import (
-    DEFAULT_CODEC,
-    DEFAULT_CRF,
-    RateGrid,
-    UsageError,
-    VideoOptions,
-    add_video_stream,
-    check_settings,
-    codec_for,
-    encoder_options,
-    needs_constant_rate,
-    output_format,
-    pick_pix_fmt,
-)
+from .containers import DEFAULT_CODEC, codec_for, output_format
+from .encoder import DEFAULT_CRF, RateGrid, VideoOptions, add_video_stream, check_settings, encoder_options, needs_constant_rate
+from .pixfmt import pick_pix_fmt
 from .input import (
     close_quietly,
     DECODE_ORDER_FORMATS,
@@ -66,7 +55,6 @@ from .input import (
 __all__ = [
     "DEFAULT_CODEC",
     "DEFAULT_CRF",
-    "UsageError",
     "VideoOptions",
     "VideoReport",
     "check_settings",

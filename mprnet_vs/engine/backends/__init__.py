@@ -11,7 +11,6 @@ import importlib.util
 
 import torch
 
-from ...errors import PresetError
 from ..options import BACKEND_HELP, BACKENDS, check_backend
 from .base import Backend, ModelSource, Warn
 

@@ -1,0 +1,107 @@
+"""Which container an output name asks for, which codec it holds by default, and whether a
+codec fits in it (tried by muxing into an in-memory file: FFmpeg's tables are not enough)."""
+
+from __future__ import annotations
+
+import tempfile
+from fractions import Fraction
+from functools import lru_cache
+from io import BytesIO
+from pathlib import Path
+
+import av
+import av.error
+
+from .colour import RANGE_FULL
+from ..errors import UsageError
+from .input import close_quietly, describe_error
+
+from .pixfmt import probe_format
+from .probe import DEFAULT_CODEC, codec_named, trial_open
+
+
+CONTAINER_ENCODERS = {"vp9": "libvpx-vp9", "vp8": "libvpx", "wrapped_avframe": "rawvideo", "theora": "libtheora", "av1": "libsvtav1"}
+
+
+@lru_cache(maxsize=None)
+def output_format(suffix: str) -> str | None:
+    """FFmpeg's muxer for an output file ending in ``suffix`` (its own guess, made on an empty
+    file in a temporary folder), or None when it has none."""
+    if not suffix:
+        return None
+    with tempfile.TemporaryDirectory() as folder:
+        try:
+            probe = av.open(str(Path(folder) / f"probe{suffix.lower()}"), "w")
+        except Exception:  # noqa: BLE001 - no muxer for this extension
+            return None
+        name = probe.format.name
+        close_quietly(probe)  # an empty file that cannot be finished is no matter
+        return name
+
+
+@lru_cache(maxsize=None)
+def container_codec(format_name: str) -> str | None:
+    """The encoder FFmpeg would use for video in ``format_name`` files, if this FFmpeg has one."""
+    probe = av.open(BytesIO(), "w", format=format_name)
+    name = probe.default_video_codec
+    close_quietly(probe)  # nothing was written
+    name = CONTAINER_ENCODERS.get(name, name)
+    try:
+        return codec_named(name).name
+    except UsageError:
+        return None
+
+
+@lru_cache(maxsize=None)
+def codec_for(format_name: str) -> str:
+    """The codec a ``format_name`` output gets when --codec is not given: DEFAULT_CODEC where
+    the container can hold it, else the container's own."""
+    if container_problem(format_name, DEFAULT_CODEC, ()) is None:
+        return DEFAULT_CODEC
+    return container_codec(format_name) or DEFAULT_CODEC
+
+
+def _mux_failure(format_name: str, codec: str, opts: tuple[tuple[str, str], ...]) -> tuple[str, str] | None:
+    """(stage, error) where test-muxing a 64x48 ``codec`` stream into an in-memory
+    ``format_name`` file fails -- "encoder": the encoder refuses that stream; "codec": the
+    muxer refuses the codec; "header": it refuses the stream as set up -- or None."""
+    pix_fmt = probe_format(codec)
+    try:
+        full = trial_open(codec, pix_fmt, 64, 48, Fraction(25), dict(opts))
+    except (av.error.FFmpegError, ValueError, UsageError) as exc:
+        return "encoder", describe_error(exc)
+    probe = av.open(BytesIO(), "w", format=format_name)
+    try:
+        try:
+            stream = probe.add_stream(codec, rate=25)
+        except ValueError as exc:
+            return "codec", describe_error(exc)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, pix_fmt
+        if full:
+            stream.codec_context.color_range = RANGE_FULL
+        stream.codec_context.options = dict(opts)
+        try:
+            probe.start_encoding()
+        except (av.error.FFmpegError, ValueError) as exc:
+            return "header", describe_error(exc)
+        return None
+    finally:
+        close_quietly(probe)  # a frameless test file need not finish cleanly
+
+
+@lru_cache(maxsize=None)
+def container_problem(format_name: str, codec: str, opts: tuple[tuple[str, str], ...]) -> str | None:
+    """Why ``format_name`` files cannot hold ``codec`` video, or None. Only a refusal of the
+    codec counts: a header refusal counts where the container's own codec passes the same
+    test (DV and MXF refuse a 64x48 test stream whatever its codec: the real run judges)."""
+    failure = _mux_failure(format_name, codec, opts)
+    if failure is None or failure[0] == "encoder":
+        return None
+    stage, error = failure
+    if stage == "header":
+        own = container_codec(format_name)
+        if own is None or own == codec or _mux_failure(format_name, own, ()) is not None:
+            return None
+    return error
+
+
