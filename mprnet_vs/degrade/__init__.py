@@ -24,6 +24,8 @@ Recipes are short strings used by the CLI and the training configs; ``a+b`` appl
     noisemix:sigma=15,peak=50,channel_corr=0.3,grain=0.8
     jpeg:quality=60           saved as a JPEG of IJG quality 60 and decoded
     noisemix+jpeg:chance=0.3  camera noise, then JPEG (30-95) on 30 % of the images
+    rainmix:chance=0.9        rain on 90 % of the images; 10 % stay clean (a model must leave
+                              clean input alone: rainmix, blurmix, noisemix and jpeg take chance)
 
 The first three are the shipped models' recipes; their draws never change, so the model cards'
 numbers stay reproducible. The others were added to make models that generalise (issue 25).

@@ -27,11 +27,15 @@ LIMITS: dict[str, dict[str, tuple[float, float]]] = {
              "brightness": (0.0, 1.0), "blur": (0.0, 10.0)},
     "blur": {"length": (1.0, MAX_SET_LENGTH), "angle": (-360.0, 360.0), "noise": (0.0, 255.0), "max_length": (3.0, MAX_KERNEL)},
     "noise": {"sigma": (0.0, 255.0), "peak": (1.0, 1e6)},
-    "rainmix": rain_styles.LIMITS, "blurmix": kernels.LIMITS, "noisemix": noise_models.LIMITS, "jpeg": jpeg.LIMITS,
+    **{name: {**limits, "chance": (0.0, 1.0)} for name, limits in (
+        ("rainmix", rain_styles.LIMITS), ("blurmix", kernels.LIMITS), ("noisemix", noise_models.LIMITS))},
+    "jpeg": jpeg.LIMITS,
 }
 # Words a recipe may give (any other is named in the error), and keys that take whole numbers.
 CHOICES: dict[str, dict[str, tuple[str, ...]]] = {"rainmix": rain_styles.CHOICES, "blurmix": kernels.CHOICES}
 INTEGERS: dict[str, tuple[str, ...]] = {"rainmix": rain_styles.INTEGERS}
+# Recipes whose ``chance`` (the share of images degraded at all) is drawn here, before their own draws.
+_CHANCE_OUTSIDE = ("rainmix", "blurmix", "noisemix")
 _CHAIN = re.compile(r"\+(?=\s*[a-z])")  # "noisemix+jpeg": "+" before a name, not a signed number
 
 
@@ -85,6 +89,8 @@ def degrade(img: np.ndarray, recipe: str, seed: Seed = None) -> np.ndarray:
     rng = _rng(seed)
     out = img
     for name, params in parse_chain(recipe):
+        if name in _CHANCE_OUTSIDE and rng.random() >= params.pop("chance", 1.0):
+            continue  # this part leaves the image clean: the model also learns to leave clean input alone
         try:
             out = DEGRADATIONS[name](out, rng, **params)
         except TypeError as exc:
