@@ -1,48 +1,23 @@
-"""Synthetic degradations for training and evaluation: rain streaks, motion blur and noise.
+"""The first degradations (the shipped models' recipes): rain streaks, motion blur and noise,
+and the image helpers every recipe shares.
 
 Every function takes an RGB image as float32 HxWx3 in [0, 1] (uint8/uint16 are converted) and a
 seed or ``numpy.random.Generator``; the same seed gives the same result. Parameters left as
-``None`` are drawn at random from the documented ranges, so one recipe covers a family of
-degradations rather than a single look.
-
-Recipes are short strings used by the CLI and the training configs::
-
-    rain                      random rain (all parameters drawn)
-    rain:density=0.02,angle=-10
-    blur                      random motion blur (linear or trajectory kernel) + light noise
-    blur:kind=linear,length=15
-    blur:max_length=11        random motion blur, kernels no longer than 11 px
-    noise                     Gaussian noise, sigma drawn from 0-50 (in 8-bit units)
-    noise:sigma=25            Gaussian noise of sigma 25/255
-    noise:kind=poisson,peak=30,sigma=5
-
-Ranges
-- rain: density 0.001-0.01 (streak seeds per pixel), angle -30..30 degrees from vertical,
-  length 8-40 px, width 1-3 px, brightness 0.3-0.8, blur 0-1.5 px (Gaussian sigma); layered
-  over the image with a screen blend, so streaks lighten and never exceed white.
-- blur: kernels up to 25 px; "linear" (a line of length 3-25 px at any angle) or "trajectory"
-  (a random camera-shake path, 7-25 px); then Gaussian noise of sigma 0-2/255. ``max_length``
-  lowers the 25 px cap (3-25).
-- noise: Gaussian sigma 0-50/255, or Poisson-Gaussian (photon count ``peak`` 10-100 at white,
-  plus Gaussian read noise sigma 0-10/255). Results are clipped to [0, 1].
-
-A recipe may set a value outside the drawn range, within what the degradation can do (anything
-else is an InputError naming the recipe and the key): rain density 0-1, angle -90..90, length
-1-100, width 1-10, brightness 0-1, blur 0-10; blur length 1-101 (longer than the drawn
-range, for stress tests), angle -360..360, noise 0-255,
-max_length 3-25; noise sigma 0-255, peak 1-1e6.
+``None`` are drawn at random from the documented ranges (see :mod:`mprnet_vs.degrade`), so one
+recipe covers a family of degradations rather than a single look. Their draws are frozen: the
+shipped models' cards quote numbers that depend on them, so new looks go in new recipes
+(:mod:`.rain_styles`, :mod:`.kernels`, :mod:`.noise_models`, :mod:`.jpeg`).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Any
 
 import cv2
 import numpy as np
 
-from .errors import InputError
+from ..errors import InputError
 
 Seed = int | np.random.Generator | None
 MAX_KERNEL = 25
@@ -232,60 +207,6 @@ def add_noise(
         raise InputError(f"unknown noise kind {kind!r}: choose gaussian or poisson")
     return np.clip(out, 0.0, 1.0).astype(np.float32)
 
-
-# ----------------------------------------------------------------------------- recipes
-
-DEGRADATIONS: dict[str, Callable[..., np.ndarray]] = {"rain": add_rain, "blur": motion_blur, "noise": add_noise}
-_RENAME = {"rain": {"width": "width_px"}}
-# The values a recipe may give each numeric parameter (inclusive; see the module docstring):
-# NaN, infinities and values outside these would give NaN images, huge kernels or numpy errors.
-LIMITS: dict[str, dict[str, tuple[float, float]]] = {
-    "rain": {"density": (0.0, 1.0), "angle": (-90.0, 90.0), "length": (1.0, 100.0), "width": (1.0, 10.0),
-             "brightness": (0.0, 1.0), "blur": (0.0, 10.0)},
-    "blur": {"length": (1.0, MAX_SET_LENGTH), "angle": (-360.0, 360.0), "noise": (0.0, 255.0), "max_length": (3.0, MAX_KERNEL)},
-    "noise": {"sigma": (0.0, 255.0), "peak": (1.0, 1e6)},
-}
-
-
-def parse_recipe(recipe: str) -> tuple[str, dict[str, Any]]:
-    """``"noise:sigma=25,kind=gaussian"`` -> ``("noise", {"sigma": 25.0, "kind": "gaussian"})``."""
-    name, _, rest = recipe.strip().partition(":")
-    if name not in DEGRADATIONS:
-        raise InputError(f"unknown degradation {name!r} in recipe {recipe!r}: choose one of {', '.join(DEGRADATIONS)}")
-    params: dict[str, Any] = {}
-    for item in filter(None, (p.strip() for p in rest.split(","))):
-        key, eq, value = item.partition("=")
-        if not eq:
-            raise InputError(f"recipe {recipe!r}: expected key=value, got {item!r}")
-        key, value = key.strip(), value.strip()
-        try:
-            number: Any = float(value)
-        except ValueError:
-            number = value
-        if key in LIMITS[name]:
-            low, high = LIMITS[name][key]
-            if not (isinstance(number, float) and low <= number <= high):  # NaN fails too
-                raise InputError(f"recipe {recipe!r}: {key}={value!r} is not allowed; {key} must be a number from {low:g} to {high:g}")
-        target = _RENAME.get(name, {}).get(key, key)
-        if target in params:
-            raise InputError(f"recipe {recipe!r}: {key} is given twice")
-        params[target] = number
-    return name, params
-
-
-def degrade(img: np.ndarray, recipe: str, seed: Seed = None) -> np.ndarray:
-    """Apply a recipe string (see the module docstring); float32 HxWx3 in [0, 1]."""
-    name, params = parse_recipe(recipe)
-    try:
-        return DEGRADATIONS[name](img, _rng(seed), **params)
-    except TypeError as exc:
-        raise InputError(f"recipe {recipe!r}: {exc}") from None
-
-
-def check_recipe(recipe: str) -> str:
-    """Validate a recipe by running it once on a tiny image; returns it unchanged."""
-    degrade(np.full((16, 16, 3), 0.5, np.float32), recipe, 0)
-    return recipe
 
 
 def to_dtype(img: np.ndarray, dtype: np.dtype | type) -> np.ndarray:

@@ -1,0 +1,261 @@
+"""The degradations added for models that generalise (rainmix, blurmix, noisemix, jpeg, chains):
+seeded, input untouched, range-checked, and each changes the image as its docstring says."""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+import pytest
+
+from mprnet_vs import degrade as dg
+from mprnet_vs.errors import InputError
+
+NEW_RECIPES = ["rainmix", "rainmix:blend=alpha,layers=3,drops=0.05,haze=0.2", "blurmix", "blurmix:kind=shake",
+               "blurmix:kind=defocus", "noisemix", "noisemix:peak=20,channel_corr=0.5,grain=1", "jpeg",
+               "noisemix+jpeg:quality=50", "blurmix+jpeg:chance=0.5"]
+
+
+def photo(h: int = 72, w: int = 96) -> np.ndarray:
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    base = np.stack([0.3 + 0.3 * xx / w, 0.3 + 0.3 * yy / h, 0.5 + 0.15 * np.sin(xx / 4) * np.cos(yy / 5)], -1)
+    base[:, w // 2 :] += 0.1
+    return base.astype(np.float32)
+
+
+@pytest.mark.parametrize("recipe", NEW_RECIPES)
+def test_new_recipes_are_seeded_and_leave_the_input_alone(recipe):
+    img = photo()
+    before = img.copy()
+    a, b = dg.degrade(img, recipe, 11), dg.degrade(img, recipe, 11)
+    others = [dg.degrade(img, recipe, s) for s in (12, 13, 14)]
+    np.testing.assert_array_equal(img, before)
+    np.testing.assert_array_equal(a, b)
+    assert all(not np.array_equal(a, o) for o in others)
+    assert a.shape == img.shape and a.dtype == np.float32 and 0.0 <= a.min() and a.max() <= 1.0
+    assert dg.check_recipe(recipe) == recipe
+
+
+def test_the_first_three_recipes_draw_as_before():
+    """The model cards quote numbers of rain/blur/noise draws: the package split must not move them."""
+    img = photo()
+    rng = np.random.default_rng(5)
+    np.testing.assert_array_equal(dg.degrade(img, "noise", 5), dg.add_noise(img, rng))
+    np.testing.assert_array_equal(dg.degrade(img, "blur", 6), dg.motion_blur(img, np.random.default_rng(6)))
+
+
+# ----------------------------------------------------------------------------- rainmix
+
+
+@pytest.mark.parametrize("blend", ["screen", "add"])
+def test_light_blends_only_brighten(blend):
+    img = photo()
+    out = dg.add_rain_mix(img, 3, blend=blend, layers=2, density=0.01, tint=0, drops=0, haze=0)
+    assert (out >= img - 1e-6).all()
+    assert out.mean() > img.mean() + 0.01
+
+
+def test_alpha_over_can_darken_what_is_brighter_than_the_streak():
+    scene = np.zeros((64, 64, 3), np.float32) + np.array([0.2, 0.9, 0.2], np.float32)  # green: the streaks' tint
+    scene[:16] = 0.95  # a white band: brighter in red than the green-tinted streaks
+    out = dg.add_rain_mix(scene, 1, blend="alpha", layers=1, density=0.02, opacity=0.9, tint=1.0, drops=0, haze=0)
+    assert (out[:16, :, 0] < 0.95 - 0.05).any()  # a screen or additive blend never does this
+    assert (out[16:, :, 0] > 0.2 + 0.05).any()
+
+
+@pytest.mark.parametrize(("angle", "axis_across"), [(0, 1), (90, 0)])
+def test_streaks_follow_the_angle(angle, axis_across):
+    img = np.full((128, 128, 3), 0.2, np.float32)
+    out = dg.add_rain_mix(img, 4, blend="add", layers=1, density=0.01, angle=angle, length=30, width=1, blur=0,
+                          drops=0, haze=0)[..., 0]
+    across = np.abs(np.diff(out, axis=axis_across)).mean()
+    along = np.abs(np.diff(out, axis=1 - axis_across)).mean()
+    assert across > 3 * along
+
+
+def test_more_layers_and_density_add_more_rain_and_haze_lifts_the_darks():
+    img = np.full((96, 96, 3), 0.1, np.float32)
+    kw = dict(blend="add", angle=0, length=20, width=1, blur=0, opacity=0.5, drops=0, haze=0)
+    one = dg.add_rain_mix(img, 2, layers=1, density=0.003, **kw).mean()
+    three = dg.add_rain_mix(img, 2, layers=3, density=0.003, **kw).mean()
+    dense = dg.add_rain_mix(img, 2, layers=1, density=0.012, **kw).mean()
+    assert three > one + 0.005 and dense > 2 * (one - 0.1) + 0.1
+    hazy = dg.add_rain_mix(img, 2, layers=1, density=0.0, **{**kw, "haze": 0.3})
+    assert np.allclose(hazy, 0.1 * 0.7 + 0.3 * 1.0, atol=1e-5)  # veil towards 0.75 + 0.25 x white
+
+
+def test_lens_drops_blur_what_they_cover():
+    rng = np.random.default_rng(0)
+    img = rng.random((96, 96, 3)).astype(np.float32)
+    out = dg.add_rain_mix(img, 5, layers=1, density=0.0, drops=0.3, haze=0)
+    changed = np.abs(out - img).max(-1) > 0.05
+    assert 0.1 < changed.mean() < 0.6
+    detail = lambda a: np.abs(np.diff(a, axis=1)).mean()  # noqa: E731
+    assert detail(out) < 0.8 * detail(img)
+
+
+# ----------------------------------------------------------------------------- blurmix
+
+
+@pytest.mark.parametrize("radius", [1.0, 2.5, 4.0, 7.3])
+def test_defocus_kernel_is_a_disc_summing_to_one(radius):
+    k = dg.defocus_kernel(radius)
+    half = k.shape[0] // 2
+    assert k.shape == (2 * math.ceil(radius) + 1,) * 2
+    assert abs(k.sum() - 1) < 1e-6 and (k >= 0).all()
+    np.testing.assert_allclose(k, k.T, atol=1e-7)
+    np.testing.assert_allclose(k, k[::-1, ::-1], atol=1e-7)
+    yy, xx = np.mgrid[-half : half + 1, -half : half + 1]
+    r = np.hypot(xx, yy)
+    inside, outside = k[r <= radius - 0.75], k[r >= radius + 0.75]
+    assert np.ptp(inside) < 1e-6  # flat inside: a disc, not a Gaussian
+    assert (outside == 0).all()
+    assert abs(inside.mean() * math.pi * radius**2 - 1) < 0.2  # its height is 1 / (pi r^2)
+
+
+def test_gaussian_kernel_has_the_asked_spread():
+    k = dg.gaussian_kernel(2.0)
+    half = k.shape[0] // 2
+    xx = np.arange(-half, half + 1)
+    assert abs(k.sum() - 1) < 1e-6
+    assert abs(math.sqrt((k.sum(0) * xx**2).sum()) - 2.0) < 0.1
+
+
+def test_shake_kernels_are_normalised_within_size_and_curved():
+    spreads = []
+    for seed in range(12):
+        k = dg.shake_kernel(seed, max_size=15)
+        assert abs(k.sum() - 1) < 1e-5 and (k >= 0).all() and k.shape[0] <= 15 and k.shape[0] % 2 == 1
+        yy, xx = np.mgrid[: k.shape[0], : k.shape[1]]
+        pts = np.stack([xx.ravel(), yy.ravel()], 1).astype(np.float64)
+        mean = (pts * k.ravel()[:, None]).sum(0)
+        cov = ((pts - mean).T * k.ravel()) @ (pts - mean)
+        spreads.append(np.linalg.eigvalsh(cov)[0])  # across the main direction: zero for a straight line
+        assert not np.array_equal(k, dg.shake_kernel(seed + 100, max_size=15))
+    assert sum(s > 0.5 for s in spreads) >= 6
+
+
+def test_blurmix_uses_the_shared_convolution_and_drawn_kinds():
+    img = photo()
+    kernel = dg.defocus_kernel(3.0)
+    np.testing.assert_array_equal(dg.degrade(img, "blurmix:kind=defocus,radius=3,noise=0", 0),
+                                  dg.motion_blur(img, 0, kernel=kernel, noise=0))
+    sizes = {dg.mixed_kernel(s, max_length=9).shape[0] for s in range(40)}
+    assert max(sizes) <= 2 * 8 + 1 and len(sizes) > 3  # defocus discs may be wider than the 9 px cap
+    assert max(dg.mixed_kernel(s, kind="shake", max_length=9).shape[0] for s in range(20)) <= 9
+
+
+# ----------------------------------------------------------------------------- noisemix
+
+
+def test_noisemix_sigma_and_shot_noise_variance():
+    grey = np.full((160, 160, 3), 0.5, np.float32)
+    plain = dg.add_noise_mix(grey, 0, sigma=20, peak=0, channel_corr=0, grain=0) - grey
+    assert abs(plain.std() * 255 - 20) < 0.4 and abs(plain.mean()) < 0.003
+    for level in (0.2, 0.6):
+        x = np.full((160, 160, 3), level, np.float32)
+        n = dg.add_noise_mix(x, 1, sigma=5, peak=40, channel_corr=0, grain=0) - x
+        expected = level / 40 + (5 / 255) ** 2  # Poisson-Gaussian: x / peak + sigma^2
+        assert abs(n.var() / expected - 1) < 0.05
+
+
+@pytest.mark.parametrize("corr", [0.0, 0.3, 0.6])
+def test_noisemix_channel_correlation_is_as_asked(corr):
+    grey = np.full((160, 160, 3), 0.5, np.float32)
+    n = (dg.add_noise_mix(grey, 2, sigma=10, peak=0, channel_corr=corr, grain=0) - grey).reshape(-1, 3)
+    c = np.corrcoef(n.T)
+    assert all(abs(c[i, j] - corr) < 0.03 for i, j in ((0, 1), (0, 2), (1, 2)))
+
+
+@pytest.mark.parametrize("grain", [0.0, 0.8, 1.5])
+def test_noisemix_grain_gives_the_documented_neighbour_correlation(grain):
+    grey = np.full((192, 192, 3), 0.5, np.float32)
+    n = dg.add_noise_mix(grey, 3, sigma=10, peak=0, channel_corr=0, grain=grain)[..., 0] - 0.5
+    lag1 = np.corrcoef(n[:, 1:].ravel(), n[:, :-1].ravel())[0, 1]
+    expected = math.exp(-1 / (4 * grain**2)) if grain else 0.0
+    assert abs(lag1 - expected) < 0.04
+    assert abs(n.std() * 255 - 10) < 0.6  # the grain keeps the asked sigma
+
+
+# ----------------------------------------------------------------------------- jpeg
+
+_IJG_LUMA = np.array([
+    16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56,
+    14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
+    49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99]).reshape(8, 8)  # JPEG Annex K
+
+
+def _zigzag(block: np.ndarray) -> np.ndarray:
+    order = sorted(((y, x) for y in range(8) for x in range(8)),
+                   key=lambda p: (p[0] + p[1], p[1] if (p[0] + p[1]) % 2 == 0 else p[0]))
+    return np.array([block[y, x] for y, x in order])
+
+
+def _luma_table(data: bytes) -> np.ndarray:
+    """The first quantisation table (id 0, luma) of a JPEG file, in zigzag order as stored."""
+    at = data.index(b"\xff\xdb")
+    assert data[at + 4] == 0  # 8-bit precision, table 0
+    return np.frombuffer(data[at + 5 : at + 69], np.uint8).astype(int)
+
+
+@pytest.mark.parametrize("quality", [20, 50, 75, 90])
+def test_jpeg_is_a_jpeg_of_the_asked_quality(quality):
+    img = photo()
+    data = dg.jpeg_bytes(img, quality)
+    assert data[:2] == b"\xff\xd8"
+    scale = 5000 / quality if quality < 50 else 200 - 2 * quality  # the IJG quality scaling
+    expected = np.clip((_IJG_LUMA * scale + 50) // 100, 1, 255)
+    np.testing.assert_array_equal(_luma_table(data), _zigzag(expected))
+    out = dg.degrade(img, f"jpeg:quality={quality}", 0)
+    decoded = cv2.cvtColor(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    np.testing.assert_array_equal(out, decoded.astype(np.float32) / 255)
+    assert np.abs(out - img).mean() > 1e-3
+
+
+def test_jpeg_blocks_show_at_low_quality_and_chance_zero_keeps_the_image():
+    rng = np.random.default_rng(0)
+    img = cv2.GaussianBlur(rng.random((128, 128, 3)).astype(np.float32), (0, 0), 2.0)
+    out = dg.degrade(img, "jpeg:quality=10", 0)
+    steps = np.abs(np.diff(out, axis=1)).mean(axis=(0, 2))  # column-to-column change
+    at_edges = steps[7::8].mean()
+    inside = np.delete(steps, np.s_[7::8]).mean()
+    assert at_edges > 1.5 * inside
+    np.testing.assert_array_equal(dg.degrade(img, "jpeg:chance=0", 0), img)
+
+
+# ----------------------------------------------------------------------------- chains and checks
+
+
+def test_a_chain_applies_its_parts_in_turn_from_one_generator():
+    img = photo()
+    rng = np.random.default_rng(9)
+    assert rng.random() < 1.0  # noisemix's chance is drawn first (it is 1 here: always noisy)
+    by_hand = dg.jpeg_compress(dg.add_noise_mix(img, rng, sigma=15), rng, quality=60)
+    np.testing.assert_array_equal(dg.degrade(img, "noisemix:sigma=15+jpeg:quality=60", 9), by_hand)
+    assert [n for n, _ in dg.parse_chain("rainmix+blurmix+jpeg")] == ["rainmix", "blurmix", "jpeg"]
+    assert dg.parse_chain("noise:sigma=+5") == [("noise", {"sigma": 5.0})]  # a signed number is no chain
+
+
+def test_chance_leaves_that_share_of_images_clean():
+    img = photo()
+    kept = sum(np.array_equal(dg.degrade(img, "noisemix:sigma=10,chance=0.25", s), img) for s in range(200))
+    assert 120 <= kept <= 180
+
+
+@pytest.mark.parametrize(("recipe", "key"), [
+    ("rainmix:blend=multiply", "blend"), ("rainmix:layers=2.5", "layers"), ("rainmix:layers=4", "layers"),
+    ("rainmix:opacity=nan", "opacity"), ("rainmix:drops=0.9", "drops"), ("blurmix:kind=zoom", "kind"),
+    ("blurmix:radius=20", "radius"), ("blurmix:max_length=30", "max_length"), ("noisemix:sigma=-1", "sigma"),
+    ("noisemix:channel_corr=1.5", "channel_corr"), ("noisemix:grain=inf", "grain"), ("jpeg:quality=0", "quality"),
+    ("jpeg:quality=101", "quality"), ("jpeg:chance=2", "chance"), ("noisemix:chance=-1", "chance"),
+])
+def test_new_recipe_values_out_of_range_are_named(recipe, key):
+    with pytest.raises(InputError, match=rf"recipe '{recipe}': {key}\b"):
+        dg.check_recipe(recipe)
+
+
+def test_other_recipe_mistakes_are_input_errors():
+    for bad in ("noisemix:peak=0.5", "rainmix:colour=red", "noise+", "jpeg+", "blurmix:kind=shake,length=x"):
+        with pytest.raises(InputError):
+            dg.check_recipe(bad)
