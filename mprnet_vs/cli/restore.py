@@ -162,7 +162,10 @@ class _Runner:
             self.warn(f"{job.target}: not copied: {item}")
         if status == "incomplete":
             outcome.incomplete.append((job, report.incomplete))
-            self.warn(f"{job.source}: input ends early: {report.incomplete}; restored the {report.frames} frames that decode")
+            damaged = report.incomplete.startswith("damaged data: ")
+            what = "input is damaged" if damaged else "input ends early"
+            self.warn(f"{job.source}: {what}: {report.incomplete.removeprefix('damaged data: ')}; "
+                      f"restored the {report.frames} frames that decode")
         else:
             outcome.restored.append(job)
 

@@ -25,6 +25,9 @@ MAX_CONSECUTIVE_DECODE_ERRORS = 32
 # (a cut made with -copyts, a broadcast capture) would otherwise look too short. Read as an
 # end time the duration is never stricter than read as a length.
 END_TIME_FORMATS = frozenset({"matroska", "webm", "nut", "asf"})
+# Formats that store frames back to back and nothing after them: bytes left after the last
+# packet are a frame cut off (their demuxers drop a partial frame without a word).
+BACK_TO_BACK_FORMATS = frozenset({"yuv4mpegpipe", "rawvideo"})
 
 
 def describe_error(exc: BaseException) -> str:
@@ -140,6 +143,15 @@ class DecodeLog:
     first_error: str | None = None
     stopped: str | None = None
     content_end: float | None = None  # seconds: the latest packet end read, any stream
+    damaged: int = 0  # packets the demuxer flagged corrupt, frames the decoder patched up
+    first_damage: int | None = None  # the frame number where damage was first met
+    discarded: int = 0  # packets the file itself marks as not to be shown (outside an edit list)
+    video_end_pos: int | None = None  # byte just after the last video packet read
+
+    def damage(self) -> None:
+        self.damaged += 1
+        if self.first_damage is None:
+            self.first_damage = self.frames + 1
 
     def saw(self, packet: av.Packet) -> None:
         if packet.pts is not None and packet.time_base:
@@ -152,6 +164,13 @@ class DecodeLog:
             return self.stopped
         if self.errors:
             return f"{self.errors} damaged packet(s) skipped, the first at frame {self.first_error}"
+        return None
+
+    def damage_found(self) -> str | None:
+        """Corrupt packets or frames the demuxer or decoder flagged (and went on after)."""
+        if self.damaged:
+            return (f"damaged data: {self.damaged} corrupt packet(s) or frame(s), the first at frame {self.first_damage} "
+                    f"of {self.frames} (frames there may be missing or patched up by the decoder)")
         return None
 
 
@@ -180,6 +199,12 @@ def demux(container: av.container.InputContainer, video: av.video.stream.VideoSt
         if not packet.size:
             continue  # the decoder is drained below, once
         log.saw(packet)
+        if packet.pos is not None and packet.pos >= 0:
+            log.video_end_pos = max(log.video_end_pos or 0, packet.pos + packet.size)
+        if packet.is_discard:
+            log.discarded += 1
+        if packet.is_corrupt:
+            log.damage()
         if timing is not None:
             timing.fed(packet)
         try:
@@ -197,14 +222,21 @@ def demux(container: av.container.InputContainer, video: av.video.stream.VideoSt
             continue
         consecutive = 0
         for frame in frames:
+            if frame.is_corrupt:
+                log.damage()
             log.frames += 1
             yield ("frame", frame)
     try:  # frames the decoder still holds (frame threading and B-frames delay them)
         for frame in video.decode(None):
+            if frame.is_corrupt:
+                log.damage()
             log.frames += 1
             yield ("frame", frame)
-    except av.error.FFmpegError:
+    except av.error.EOFError:
         pass
+    except av.error.FFmpegError as exc:
+        if not log.stopped:
+            log.stopped = f"decoding stopped after frame {log.frames} ({describe_error(exc)})"
 
 
 # Formats whose demuxer stamps packets in decode order (AVI stores no presentation times):
@@ -228,6 +260,24 @@ class Timing:
     last_pts: int | None = None
     fixed: int = 0
     _pending: list[int] = field(default_factory=list)  # heap of packet stamps not yet used
+    exact_step: Fraction | None = None  # one frame at the nominal rate, unrounded (for gaps)
+    frames: int = 0
+    skipped: int = 0  # frames' time the stamps jump over (gaps of whole frames)
+    irregular: int = 0  # gaps that are not a whole number of frames (variable frame rate)
+    first_skip: tuple[int, float] | None = None  # (frames before the first jump, its time in s)
+
+    def _gap(self, pts: int) -> None:
+        """Count a jump between stamps, to tell a damaged constant-rate stream by its holes."""
+        if self.last_pts is None or not self.exact_step or pts <= self.last_pts:
+            return
+        slots = (pts - self.last_pts) / self.exact_step
+        whole = round(slots)
+        if whole < 1 or abs(slots - whole) * self.exact_step > max(Fraction(3, 2), self.exact_step / 10):
+            self.irregular += 1
+        elif whole > 1:
+            self.skipped += whole - 1
+            if self.first_skip is None:
+                self.first_skip = (self.frames, float(self.last_pts * self.time_base))
 
     def _stamp(self, pts: int | None, time_base: Fraction | None) -> int | None:
         if pts is not None and time_base is not None and Fraction(time_base) != self.time_base:
@@ -253,6 +303,9 @@ class Timing:
         if self.packet_order and self._pending:
             pts = heapq.heappop(self._pending)
         duration = int(frame.duration or 0)
+        if pts is not None:
+            self._gap(pts)
+        self.frames += 1
         if pts is None:
             pts = 0 if self.last_pts is None else self.last_pts + self.step
             self.fixed += 1
@@ -261,6 +314,21 @@ class Timing:
             self.fixed += 1
         self.last_pts = pts
         return pts, duration
+
+
+def cut_frame(container: av.container.InputContainer, log: DecodeLog) -> str | None:
+    """For a BACK_TO_BACK_FORMATS file, the bytes after its last whole frame (a cut inside a
+    frame), or None."""
+    if not BACK_TO_BACK_FORMATS & set(container.format.name.split(",")) or log.video_end_pos is None:
+        return None
+    try:
+        size = container.size
+    except Exception:  # noqa: BLE001 - a size unknown to the demuxer: nothing to compare
+        return None
+    left = size - log.video_end_pos
+    if left > 0:
+        return f"the file ends inside frame {log.frames + 1} ({left} bytes of it) after {log.frames} whole frames (truncated file?)"
+    return None
 
 
 def incompleteness(
@@ -279,8 +347,14 @@ def incompleteness(
     if problem:
         return problem
     frames = log.frames
-    if video.frames and frames < video.frames - max(2, video.frames // 100):
-        return f"only {frames} of the {video.frames} frames the file announces could be decoded (truncated file?)"
+    # A stored frame count (MP4, MOV, AVI indexes) is exact: every frame short of it is lost,
+    # except those the file itself marks as not shown.
+    expected = video.frames - log.discarded
+    if video.frames and frames < expected:
+        return f"only {frames} of the {expected} frames the file announces could be decoded (truncated or damaged file?)"
+    cut = cut_frame(container, log)
+    if cut:
+        return cut
     if video.duration and timing.last_pts is not None:
         start = video.start_time or 0
         expected_end = announced_end(container, start, video.duration)
@@ -302,4 +376,8 @@ def incompleteness(
                 f"the file's content stops at {content_end - start:.2f} s after {frames} frames but it says it lasts "
                 f"{end - start:.2f} s (truncated file?)"
             )
-    return None
+    if timing.skipped and not timing.irregular and video.average_rate and video.average_rate == video.base_rate:
+        after, at = timing.first_skip or (frames, 0.0)
+        return (f"the video jumps over {timing.skipped} frame(s) of time after frame {after} ({at:.2f} s) although it runs at "
+                f"a constant {float(video.average_rate):g} fps (damaged file?)")
+    return log.damage_found()

@@ -37,6 +37,7 @@ from .streams import COPIED_TYPES, AudioRetimer, add_copied_streams, copy_contai
 from .containers import DEFAULT_CODEC, codec_for, output_format
 from .encoder import DEFAULT_CRF, RateGrid, VideoOptions, add_video_stream, check_settings, encoder_options, needs_constant_rate
 from .pixfmt import pick_pix_fmt
+from .timing import StartShift, Written, plan_start_shift, verify_output
 from .input import (
     close_quietly,
     DECODE_ORDER_FORMATS,
@@ -141,8 +142,9 @@ class _Pipeline:
         # restored batches for the encoder; packets of copied streams ride along as items.
         self.decoded = _Channel(options.queue_frames or 2 * batch + 4, self.stop)
         self.restored = _Channel(4, self.stop)
-        self.written = 0
+        self.written = Written()
         self.sources: dict[int, av.stream.Stream] = {}  # input streams being copied, by index
+        self.shift = StartShift()  # added to every stream's timestamps
 
     # worker plumbing
     def _spawn(self, name: str, target: Callable[[], None]) -> None:
@@ -184,9 +186,11 @@ class _Pipeline:
 
     # the three stages
     def decode_worker(self, items: Iterator[tuple[str, Any]], reader: FrameReader, timing: Timing, grid: RateGrid | None) -> None:
+        shift = self.shift.ticks(timing.time_base)
         for kind, value in items:
             if kind == "frame":
                 pts, duration = timing.next(value)
+                pts += shift
                 if grid is not None:
                     pts, duration = grid.place(pts), 1
                 self.decoded.put(("frame", reader.planes(value), pts, duration))
@@ -207,10 +211,14 @@ class _Pipeline:
                     if duration:
                         frame.duration = duration
                     output.mux(video_out.encode(frame))
-                    self.written += 1
+                    self.written.add(pts)
             elif item[0] == "packet":
                 packet = item[1]
                 index = packet.stream.index
+                shift = self.shift.ticks(packet.time_base)
+                if shift:
+                    packet.pts = None if packet.pts is None else packet.pts + shift
+                    packet.dts = None if packet.dts is None else packet.dts + shift
                 if index in retimers:
                     retimers[index](packet)
                 packet.stream = streams[index]
@@ -308,7 +316,8 @@ def _open_source(path: Path) -> _Source:
         rate = Fraction(video.average_rate or video.guessed_rate or video.base_rate or 25)
         copyable = {s.index for s in container.streams if s.type in COPIED_TYPES}
         log = DecodeLog()
-        timing = Timing(step=frame_step(video), time_base=time_base, packet_order=container.format.name in DECODE_ORDER_FORMATS)
+        timing = Timing(step=frame_step(video), time_base=time_base, packet_order=container.format.name in DECODE_ORDER_FORMATS,
+                        exact_step=1 / (rate * time_base))
         items = demux(container, video, copyable, log, timing)
         # Decode up to the first frame now: its format and colour tags set up the encoder, and
         # a file without a single decodable frame fails before any output exists.
@@ -431,6 +440,11 @@ def restore_video(
     return report
 
 
+def _first_time(frame: av.VideoFrame) -> Fraction | None:
+    """When the first decoded frame is shown, in seconds (None when it carries no time)."""
+    return frame.pts * Fraction(frame.time_base) if frame.pts is not None and frame.time_base else None
+
+
 def _write(source: _Source, conversion: _Conversion, temp: Path, restorer: Engine, options: VideoOptions,
            opts: dict[str, str], progress: Progress | None, report: VideoReport) -> None:
     target = report.output
@@ -450,6 +464,10 @@ def _write(source: _Source, conversion: _Conversion, temp: Path, restorer: Engin
         )
         streams = add_copied_streams(output, source.container, source.video, report.copied, report.not_copied)
         pipeline.sources = {index: source.container.streams[index] for index in streams}
+        pipeline.shift = plan_start_shift(_first_time(source.first), list(pipeline.sources.values()), container_name,
+                                          grid is not None)
+        if pipeline.shift.note:
+            report.notes.append(pipeline.shift.note)
         copy_container_info(output, source.container)
         try:
             video_out.codec_context.open()
@@ -476,7 +494,7 @@ def _write(source: _Source, conversion: _Conversion, temp: Path, restorer: Engin
         pipeline.shutdown()
         close_quietly(output)
         raise
-    report.frames = pipeline.written
+    report.frames = pipeline.written.frames
     if conversion.reader.resized:
         report.notes.append(f"{conversion.reader.resized} frame(s) changed size mid-stream and were scaled to {report.width}x{report.height}")
     if timing.fixed:
@@ -487,20 +505,5 @@ def _write(source: _Source, conversion: _Conversion, temp: Path, restorer: Engin
             f"written at a constant {float(source.rate):.4g} fps"
         )
     report.incomplete = incompleteness(source.log, source.container, source.video, set(streams), timing, source.time_base)
-    _verify(temp, pipeline.written, target)
-
-
-def _verify(temp: Path, written: int, target: Path) -> None:
-    """Re-open the finished file and count its video packets before it replaces anything."""
-    try:
-        with av.open(str(temp), "r") as check:
-            stream = check.streams.video[0]
-            packets = sum(1 for p in check.demux(stream) if p.size)
-    except (av.error.FFmpegError, IndexError, OSError) as exc:
-        raise InputError(f"{target}: the written file does not read back ({describe_error(exc)})") from None
-    if written == 0 or packets == 0:
-        raise InputError(f"{target}: no frames were written")
-    if packets != written:
-        raise InputError(f"{target}: {written} frames were encoded but {packets} read back")
-
+    verify_output(temp, pipeline.written, Fraction(video_out.codec_context.time_base), 1 / source.rate, target)
 

@@ -1,0 +1,111 @@
+"""Where the restored streams start, and the check that the written file plays as reported.
+
+A source may start before 0 (an MPEG-TS whose timestamps run across the 33-bit wrap, which
+FFmpeg unwraps to negative times): MP4 and MOV players drop every frame before 0, so every
+stream is shifted by the same amount to start at 0. A container that cannot hold a start
+offset for audio (AVI and the other constant-rate containers) would start the copied audio at
+0 while the video keeps its offset: every stream is shifted to start at 0 there too. Either
+shift keeps the streams in sync and is said in a note.
+
+The written file is then decoded once more: its frame count and its first and last
+timestamps must be the ones the pipeline wrote (a file that "opens" may still show fewer
+frames, e.g. through an edit list).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import av.error
+
+from ..errors import InputError
+from .input import BACK_TO_BACK_FORMATS, DECODE_ORDER_FORMATS, describe_error
+
+
+@dataclass(frozen=True)
+class StartShift:
+    """Seconds added to every timestamp of every stream (0: none), and the note saying why."""
+
+    seconds: Fraction = Fraction(0)
+    note: str | None = None
+
+    def ticks(self, time_base: Fraction | None) -> int:
+        """The shift in units of ``time_base``."""
+        if not self.seconds or not time_base:
+            return 0
+        return round(self.seconds / Fraction(time_base))
+
+
+def _start(stream: av.stream.Stream) -> Fraction | None:
+    if stream.start_time is None or not stream.time_base:
+        return None
+    return stream.start_time * Fraction(stream.time_base)
+
+
+def plan_start_shift(first: Fraction | None, copied: list[av.stream.Stream], container_name: str,
+                     constant_rate: bool) -> StartShift:
+    """The shift for this output (see the module's docstring): ``first`` is when the first
+    video frame is shown (seconds), ``copied`` the input streams copied alongside."""
+    starts = [first] if first is not None else []
+    starts += [s for s in (_start(stream) for stream in copied if stream.type in ("audio", "subtitle")) if s is not None]
+    if not starts:
+        return StartShift()
+    earliest = min(starts)
+    if earliest < 0:
+        return StartShift(-earliest, f"the source starts at {float(earliest):.3f} s (before 0, as after an MPEG-TS timestamp "
+                                     f"wrap), where players drop frames: every stream shifted by +{float(-earliest):.3f} s")
+    audio = any(stream.type == "audio" for stream in copied)
+    if constant_rate and audio and earliest > 0:
+        return StartShift(-earliest, f"{container_name} files cannot hold a start time for audio: every stream shifted by "
+                                     f"-{float(earliest):.3f} s to start at 0, in sync")
+    return StartShift()
+
+
+@dataclass
+class Written:
+    """What the pipeline wrote to the video stream, in its time base."""
+
+    frames: int = 0
+    first: int | None = None
+    last: int | None = None
+
+    def add(self, pts: int) -> None:
+        self.frames += 1
+        self.first = pts if self.first is None else min(self.first, pts)
+        self.last = pts if self.last is None else max(self.last, pts)
+
+
+def verify_output(path: Path, written: Written, time_base: Fraction, step: Fraction, target: Path) -> None:
+    """InputError unless ``path`` decodes to ``written.frames`` frames whose first and last
+    timestamps are those written (to within half a frame; AVI, which stores decode order,
+    within its encoder's reorder delay of three frames). ``step``: one frame, in seconds."""
+    try:
+        with av.open(str(path), "r") as check:
+            stream = check.streams.video[0]
+            stream.thread_type = "AUTO"
+            kind = check.format.name
+            stamped = not (BACK_TO_BACK_FORMATS & set(kind.split(",")) or check.format.flags & av.format.Flags.no_timestamps.value)
+            count, times = 0, []
+            for frame in check.decode(stream):
+                count += 1
+                if frame.pts is not None and frame.time_base:
+                    times.append(frame.pts * Fraction(frame.time_base))
+    except (av.error.FFmpegError, IndexError, OSError) as exc:
+        raise InputError(f"{target}: the written file does not read back ({describe_error(exc)})") from None
+    if written.frames == 0 or count == 0:
+        raise InputError(f"{target}: no frames were written")
+    if count != written.frames:
+        raise InputError(f"{target}: {written.frames} frames were encoded but the written file decodes to {count}")
+    if not stamped or not times or written.first is None or written.last is None:
+        return  # Y4M and raw video store no times: frames are read back to back
+    tolerance = max(Fraction(1, 500), step * (3 if kind in DECODE_ORDER_FORMATS else Fraction(1, 2)))
+    first, last = written.first * time_base, written.last * time_base
+    got_first, got_last = min(times), max(times)
+    if abs(got_first - first) > tolerance or abs(got_last - last) > tolerance:
+        raise InputError(
+            f"{target}: the written file plays from {float(got_first):.3f} s to {float(got_last):.3f} s, but its frames were "
+            f"written from {float(first):.3f} s to {float(last):.3f} s"
+        )
