@@ -6,8 +6,9 @@ Modules, each one concern: :mod:`.input` (opening, demuxing, decoding, timing, d
 I/O), :mod:`.palette` (GIF palettes), :mod:`.containers` (which muxer and codec an output gets),
 :mod:`.pixfmt` (the output pixel format), :mod:`.probe` (opening an encoder for real),
 :mod:`.encoder` (encoder options, rate control, the checks before any work), :mod:`.streams` (audio, subtitles, attachments,
-chapters and metadata copied packet for packet), :mod:`.pipeline` (the threads that tie them
-together and the report).
+chapters and metadata copied packet for packet), :mod:`.threads` (decode, restore and encode
+threads joined by bounded channels), :mod:`.timing` (start offsets, and the written file decoded
+again to check its frames and times), :mod:`.pipeline` (planning one video and the report).
 """
 
 from .pipeline import (

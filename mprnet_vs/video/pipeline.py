@@ -13,10 +13,8 @@ path once it is complete and read back (see safe_output).
 from __future__ import annotations
 
 import dataclasses
-import queue
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -24,20 +22,19 @@ from typing import Any
 
 import av
 import av.error
-import numpy as np
-import torch
 
 from .colour import RANGE_FULL, ColourTags, interpret, layout, output_tags
 from .conversion import ColourMatrix
 from .frames import FrameReader, FrameWriter
 from ..engine.protocol import Engine
-from ..errors import InputError, MprnetError
+from ..errors import InputError
 from ..safe_output import atomic_output, refuse_inputs
-from .streams import COPIED_TYPES, AudioRetimer, add_copied_streams, copy_container_info
+from .streams import COPIED_TYPES, add_copied_streams, copy_container_info
 from .containers import DEFAULT_CODEC, codec_for, output_format
 from .encoder import DEFAULT_CRF, RateGrid, VideoOptions, add_video_stream, check_settings, encoder_options, needs_constant_rate
 from .pixfmt import pick_pix_fmt
-from .timing import StartShift, Written, plan_start_shift, verify_output
+from .threads import Pipeline, Progress
+from .timing import plan_start_shift, verify_output
 from .input import (
     close_quietly,
     DECODE_ORDER_FORMATS,
@@ -63,7 +60,7 @@ __all__ = [
     "restore_video",
 ]
 
-Progress = Callable[[int, int | None], None]
+
 
 
 @dataclass
@@ -95,188 +92,6 @@ class VideoReport:
             f"{self.frames} frames {self.width}x{self.height} {self.source_pix_fmt} -> {self.codec} {self.pix_fmt}"
             f"{streams} ({self.seconds:.1f} s, {self.fps:.1f} fps)"
         )
-
-
-class _Stopped(Exception):
-    """Raised in a worker when the pipeline is being torn down."""
-
-
-class _Channel:
-    """A bounded queue whose put/get give up when the pipeline stops."""
-
-    def __init__(self, size: int, stop: threading.Event) -> None:
-        self._queue: queue.Queue = queue.Queue(maxsize=max(1, size))
-        self._stop = stop
-
-    def put(self, item: Any) -> None:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.05)
-                return
-            except queue.Full:
-                continue
-        raise _Stopped
-
-    def get(self) -> Any:
-        while not self._stop.is_set():
-            try:
-                return self._queue.get(timeout=0.05)
-            except queue.Empty:
-                continue
-        raise _Stopped
-
-
-class _Pipeline:
-    """One video: the reader, the device work, the writer and the threads joining them."""
-
-    def __init__(self, source: Path, restorer: Engine, options: VideoOptions, progress: Progress | None) -> None:
-        self.source = source
-        self.restorer = restorer
-        self.options = options
-        self.progress = progress
-        self.stop = threading.Event()
-        self.errors: list[BaseException] = []
-        self.threads: list[threading.Thread] = []
-        batch = max(1, restorer.batch)
-        # Enough decoded frames to fill the next batch while one is on the device, and a few
-        # restored batches for the encoder; packets of copied streams ride along as items.
-        self.decoded = _Channel(options.queue_frames or 2 * batch + 4, self.stop)
-        self.restored = _Channel(4, self.stop)
-        self.written = Written()
-        self.sources: dict[int, av.stream.Stream] = {}  # input streams being copied, by index
-        self.shift = StartShift()  # added to every stream's timestamps
-
-    # worker plumbing
-    def _spawn(self, name: str, target: Callable[[], None]) -> None:
-        def run() -> None:
-            try:
-                target()
-            except _Stopped:
-                pass
-            except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
-                self.errors.append(exc)
-                self.stop.set()
-
-        thread = threading.Thread(target=run, name=f"mprnet-vs {name}", daemon=True)
-        self.threads.append(thread)
-        thread.start()
-
-    def _raise_worker_error(self) -> None:
-        if self.errors:
-            raise self.errors[0]
-
-    def run(self, to_rgb: ColourMatrix, from_rgb: ColourMatrix, total: int | None) -> None:
-        """Restore in this thread until the end, then wait for the writer; a worker's error
-        is raised here."""
-        try:
-            self.restore_loop(to_rgb, from_rgb, total)
-            for thread in self.threads:
-                while thread.is_alive() and not self.errors:
-                    thread.join(timeout=0.1)
-        except _Stopped:
-            pass
-        self._raise_worker_error()
-        if self.stop.is_set():
-            raise MprnetError(f"{self.source}: restoring stopped unexpectedly")
-
-    def shutdown(self) -> None:
-        self.stop.set()
-        for thread in self.threads:
-            thread.join(timeout=30)
-
-    # the three stages
-    def decode_worker(self, items: Iterator[tuple[str, Any]], reader: FrameReader, timing: Timing, grid: RateGrid | None) -> None:
-        shift = self.shift.ticks(timing.time_base)
-        for kind, value in items:
-            if kind == "frame":
-                pts, duration = timing.next(value)
-                pts += shift
-                if grid is not None:
-                    pts, duration = grid.place(pts), 1
-                self.decoded.put(("frame", reader.planes(value), pts, duration))
-            else:
-                self.decoded.put(("packet", value))
-        self.decoded.put(("end",))
-
-    def encode_worker(self, output: av.container.OutputContainer, video_out: av.video.stream.VideoStream, writer: FrameWriter, streams: dict[int, av.stream.Stream], time_base: Fraction) -> None:
-        retimers = {index: AudioRetimer(stream) for index, stream in self.sources.items() if stream.type == "audio"}
-        while True:
-            item = self.restored.get()
-            if item[0] == "frames":
-                _, planes, stamps = item
-                for index, (pts, duration) in enumerate(stamps):
-                    frame = writer.frame(planes[index])
-                    frame.pts = pts
-                    frame.time_base = time_base
-                    if duration:
-                        frame.duration = duration
-                    output.mux(video_out.encode(frame))
-                    self.written.add(pts)
-            elif item[0] == "packet":
-                packet = item[1]
-                index = packet.stream.index
-                shift = self.shift.ticks(packet.time_base)
-                if shift:
-                    packet.pts = None if packet.pts is None else packet.pts + shift
-                    packet.dts = None if packet.dts is None else packet.dts + shift
-                if index in retimers:
-                    retimers[index](packet)
-                packet.stream = streams[index]
-                output.mux(packet)
-            else:
-                output.mux(video_out.encode(None))
-                return
-
-    def restore_loop(self, to_rgb: ColourMatrix, from_rgb: ColourMatrix, total: int | None) -> None:
-        batch_size = max(1, int(getattr(self.restorer, "batch", 1)))
-        device = self.restorer.device
-        frames: list[np.ndarray] = []
-        stamps: list[tuple[int, int]] = []
-        held: list[Any] = []  # packets that arrived while a batch was filling
-        done = 0
-
-        def flush() -> None:
-            nonlocal done
-            if frames:
-                host = torch.from_numpy(np.stack(frames))
-                if device.type == "cuda":
-                    host = host.pin_memory()
-                with torch.inference_mode():
-                    rgb = to_rgb.to_rgb(host.to(device, non_blocking=True))
-                    restored = self.restorer.restore_tensor(rgb)
-                    planes = from_rgb.from_rgb(restored).cpu().numpy()
-                self.restored.put(("frames", planes, list(stamps)))
-                done += len(frames)
-                frames.clear()
-                stamps.clear()
-                if self.progress is not None:
-                    self.progress(done, total)
-            for packet in held:
-                self.restored.put(("packet", packet))
-            held.clear()
-
-        while True:
-            item = self.decoded.get()
-            if item[0] == "frame":
-                frames.append(item[1])
-                stamps.append((item[2], item[3]))
-                if len(frames) >= batch_size:
-                    flush()
-            elif item[0] == "packet":
-                if frames:
-                    held.append(item[1])
-                else:
-                    self.restored.put(("packet", item[1]))
-            else:
-                flush()
-                self.restored.put(("end",))
-                return
-
-    def start(self, items: Iterator[tuple[str, Any]], conversion: _Conversion, timing: Timing, grid: RateGrid | None,
-              output: av.container.OutputContainer, video_out: av.video.stream.VideoStream, streams: dict[int, av.stream.Stream]) -> None:
-        out_time_base = Fraction(video_out.codec_context.time_base)
-        self._spawn("decode", lambda: self.decode_worker(items, conversion.reader, timing, grid))
-        self._spawn("encode", lambda: self.encode_worker(output, video_out, conversion.writer, streams, out_time_base))
 
 
 @dataclass
@@ -452,7 +267,7 @@ def _write(source: _Source, conversion: _Conversion, temp: Path, restorer: Engin
         output = av.open(str(temp), "w")
     except (av.error.FFmpegError, ValueError, OSError) as exc:
         raise InputError(f"{target}: cannot write this kind of file ({describe_error(exc)})") from None
-    pipeline = _Pipeline(source.path, restorer, options, progress)
+    pipeline = Pipeline(source.path, restorer, options, progress)
     timing = source.timing
     container_name = output.format.name
     grid = RateGrid(source.rate, source.time_base) if needs_constant_rate(output.format) else None
