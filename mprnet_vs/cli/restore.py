@@ -123,13 +123,7 @@ class _Runner:
         for job in jobs:
             settled = verdicts[id(job)]
             if settled is not None:
-                verdict, line = settled
-                if verdict == "skipped":
-                    outcome.skipped.append(job)
-                    self.say(f"skipped {line}")
-                else:
-                    outcome.failed.append((job, line))
-                    self.error(line)
+                self.record_settled(job, settled, outcome)
                 continue
             progress.start_file(job.source.name, estimates.get(id(job)))
             try:
@@ -153,6 +147,16 @@ class _Runner:
             self.report(job, status, report, outcome)
         progress.close()
         return outcome
+
+    def record_settled(self, job: Job, settled: tuple[str, str], outcome: Outcome) -> None:
+        """Count and print a job decided without restoring it (``jobs.settle``'s verdict)."""
+        verdict, line = settled
+        if verdict == "skipped":
+            outcome.skipped.append(job)
+            self.say(f"skipped {line}")
+        else:
+            outcome.failed.append((job, line))
+            self.error(line)
 
     def report(self, job: Job, status: str, report: Any, outcome: Outcome) -> None:
         self.say(f"restored {job.source} -> {job.target}: {report.summary()}")

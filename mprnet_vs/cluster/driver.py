@@ -51,7 +51,7 @@ class _JobRun:
 
 class ClusterRun:
     """Runs planned jobs on a worker pool; ``runner`` is the command's (say, warn, error,
-    settled, report, args)."""
+    record_settled, report, args)."""
 
     def __init__(self, runner: Any, options: ClusterOptions) -> None:
         if options.transfer not in TRANSFERS:
@@ -121,13 +121,7 @@ class ClusterRun:
             if settled is None:
                 todo.append(job)
                 continue
-            verdict, line = settled
-            if verdict == "skipped":
-                outcome.skipped.append(job)
-                runner.say(f"skipped {line}")
-            else:
-                outcome.failed.append((job, line))
-                runner.error(line)
+            runner.record_settled(job, settled, outcome)
         if not todo:
             return outcome
         spec, weights = engine_spec(runner.args)
