@@ -326,26 +326,27 @@ class ClusterRun:
 
     def close(self) -> None:
         """Let every worker delete its scratch folder, then end it."""
-        ray = self.ray
-        with contextlib.suppress(Exception):
-            ray.wait([actor.close.remote() for actor in self.actors], num_returns=len(self.actors), timeout=10)
-        for actor in self.actors:
-            with contextlib.suppress(Exception):
-                ray.kill(actor, no_restart=True)
-        self.actors = []
+        self._end_workers(clean_up_seconds=10)
 
     def stop(self) -> None:
         """Stop every worker and wait (a little) until its work is gone, so nothing is
         written after the clean-up; each deletes its scratch folder first where it can."""
+        inflight = list(self.inflight)
+        self._end_workers(clean_up_seconds=5)
+        if inflight:
+            with contextlib.suppress(Exception):
+                self.ray.wait(inflight, num_returns=len(inflight), timeout=10)
+
+    def _end_workers(self, clean_up_seconds: float) -> None:
+        """Ask every worker to delete its scratch folder (waiting at most ``clean_up_seconds``),
+        then kill it for good."""
         ray = self.ray
         with contextlib.suppress(Exception):
-            ray.wait([actor.close.remote() for actor in self.actors], num_returns=len(self.actors), timeout=5)
+            ray.wait([actor.close.remote() for actor in self.actors], num_returns=len(self.actors),
+                     timeout=clean_up_seconds)
         for actor in self.actors:
             with contextlib.suppress(Exception):
                 ray.kill(actor, no_restart=True)
-        if self.inflight:
-            with contextlib.suppress(Exception):
-                ray.wait(list(self.inflight), num_returns=len(self.inflight), timeout=10)
         self.actors = []
 
 
