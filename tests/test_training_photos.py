@@ -13,7 +13,7 @@ import pytest
 
 from mprnet_vs.errors import InputError
 from mprnet_vs.training.data import read_rgb, write_rgb
-from mprnet_vs.training.photos import PHOTO_SETS, PHOTOS, DebianPackage, long_side_1024
+from mprnet_vs.training.photos import ASSETS, HELD_OUT, PHOTO_SETS, PHOTOS, DebianPackage, long_side_1024
 
 
 def test_scipy_face_dat_becomes_a_lossless_rgb_png(tmp_path: Path) -> None:
@@ -25,13 +25,26 @@ def test_scipy_face_dat_becomes_a_lossless_rgb_png(tmp_path: Path) -> None:
 
 
 def test_every_photo_of_every_set_has_one_source() -> None:
-    names = [p.name for p in PHOTOS]
+    names = [p.name for p in PHOTOS + HELD_OUT]
     assert len(names) == len(set(names))
+    shipped = {p.name for p in ASSETS.iterdir()}
     for photo_set, members in PHOTO_SETS.items():
-        assert set(members) <= set(names), photo_set
+        assert set(members) <= set(names) | shipped, photo_set
         assert len(members) == len(set(members)), photo_set
-    stems = {name.rsplit(".", 1)[0] for name in names}
-    assert not stems & {"coffee", "rocket"}  # the held-out photos
+
+
+def test_no_training_set_holds_a_held_out_photo_or_scene() -> None:
+    """The held-out set is disjoint from every training set, also by scene (a wallpaper's stem or
+    its package folder), so the standing comparison scores photos no model saw."""
+    held = PHOTO_SETS["heldout"]
+    assert len(held) == 11 and {"coffee.jpg", "rocket.jpg"} <= set(held)
+    stems = {name.rsplit(".", 1)[0] for name in held}
+    members = {p.member for p in HELD_OUT}
+    for photo_set, names in PHOTO_SETS.items():
+        if photo_set == "heldout":
+            continue
+        assert not stems & {name.rsplit(".", 1)[0] for name in names}, photo_set
+        assert not members & {p.member for p in PHOTOS if p.name in names}, photo_set
 
 
 def _jpeg(rgb: np.ndarray) -> bytes:

