@@ -80,11 +80,15 @@ def open_input(path: Path) -> av.container.InputContainer:
 
 
 def main_video_stream(container: av.container.InputContainer, path: Path) -> av.video.stream.VideoStream:
-    """The first video stream that is not cover art; InputError for audio-only files."""
+    """The first video stream that is not cover art; InputError for audio-only files and for a
+    stream whose codec this FFmpeg cannot decode (PyAV gives such a stream no codec context)."""
     streams = [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
     if not streams:
         kinds = sorted({s.type for s in container.streams})
         raise InputError(f"{path}: no video stream (found {', '.join(kinds) or 'no streams'})")
+    if streams[0].codec_context is None:
+        raise InputError(f"{path}: video stream #{streams[0].index} uses a codec this FFmpeg build has no decoder for "
+                         "(unknown or unsupported codec id / fourcc); convert it with a player or encoder that can read it")
     return streams[0]
 
 
