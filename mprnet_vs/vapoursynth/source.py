@@ -11,7 +11,7 @@ import vapoursynth as vs
 
 from ..errors import InputError
 from ..safe_output import same_file
-from ..video.input import announced_frames, main_video_stream, open_input
+from ..video.input import announced_frames, announced_seconds, main_video_stream, open_input
 
 
 def caller_path(text: str, name: str, key: str) -> str:
@@ -75,7 +75,10 @@ def check_complete(clip: vs.VideoNode, src: str, name: str) -> None:
     """vs.Error when the source decodes to clearly fewer frames than its header announces (a
     truncated or damaged file): under vspipe a shortened clip would pass as a finished one.
     Only announcements that describe the video itself (its frame count or duration, or the
-    file's duration when the video is its only stream) are trusted."""
+    file's duration when the video is its only stream) are trusted. A header that gives only a
+    duration is compared in time (the clip's frames at its rate, which bestsource sets to the
+    average of a variable-rate file), not in frames at the nominal rate: a complete
+    variable-rate file has fewer frames than its duration times its nominal rate."""
     try:
         container = open_input(Path(src))
     except Exception:  # noqa: BLE001 - bestsource read it; a check that cannot run says nothing
@@ -86,10 +89,17 @@ def check_complete(clip: vs.VideoNode, src: str, name: str) -> None:
         if not stream.frames and not stream.duration and len(container.streams) > 1:
             return  # the file's duration may be another stream's
         announced = announced_frames(container, stream)
+        counted = bool(stream.frames)
+        seconds = announced_seconds(container, stream)
+        rate = float(stream.average_rate or stream.guessed_rate or 0)
     except Exception:  # noqa: BLE001
         return
     finally:
         container.close()
+    if not counted and seconds and rate and clip.fps_num:
+        covered = clip.num_frames * clip.fps_den / clip.fps_num
+        if covered >= seconds - max(2 / rate, seconds / 100):
+            return
     if announced and clip.num_frames < announced - max(2, announced // 100):
         raise vs.Error(
             f"{name}: src={src}: truncated or damaged: decoding stops at frame {clip.num_frames} of the {announced} "

@@ -121,21 +121,27 @@ def announced_end(container: av.container.InputContainer, start: int, duration: 
     return max(duration, start) if duration_is_end_time(container) else start + duration
 
 
+def announced_seconds(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> float | None:
+    """How long the video (else the file) says it lasts, in seconds, or None."""
+    if stream.duration and stream.time_base:
+        start = stream.start_time or 0
+        return float((announced_end(container, start, stream.duration) - start) * stream.time_base)
+    if container.duration:
+        start = container.start_time or 0
+        return (announced_end(container, start, container.duration) - start) / 1_000_000
+    return None
+
+
 def announced_frames(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> int | None:
+    """Frames the header announces: its frame count, else its length at the nominal rate (which
+    over-counts a variable-rate video whose frames last longer than the nominal one)."""
     if stream.frames:
         return int(stream.frames)
     rate = stream.average_rate or stream.guessed_rate
-    if not rate:
+    seconds = announced_seconds(container, stream)
+    if not rate or seconds is None:
         return None
-    if stream.duration and stream.time_base:
-        start = stream.start_time or 0
-        length = announced_end(container, start, stream.duration) - start
-        return int(round(float(length * stream.time_base * rate)))
-    if container.duration:
-        start = container.start_time or 0
-        length = announced_end(container, start, container.duration) - start
-        return int(round(length / 1_000_000 * float(rate)))
-    return None
+    return int(round(seconds * float(rate)))
 
 
 @dataclass
