@@ -22,7 +22,7 @@ import av.error
 
 from .colour import ColourTags, layout
 from ..errors import InputError, UsageError
-from .streams import fresh_metadata
+from .streams import track_metadata
 from .input import describe_error
 
 from .containers import DEFAULT_CODEC, codec_for, container_codec, container_problem, output_format
@@ -223,6 +223,6 @@ def add_video_stream(
     matrix = source.codec_context.coded_side_data.get("display_matrix") if hasattr(source.codec_context, "coded_side_data") else None
     if matrix and len(matrix) >= 36:
         stream.set_display_matrix(list(struct.unpack("<9i", matrix[:36])))
-    stream.metadata.update(fresh_metadata(dict(source.metadata)))
+    stream.metadata.update(track_metadata(dict(source.metadata), output.format.name))
     stream.disposition = source.disposition
     return stream

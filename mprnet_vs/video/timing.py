@@ -14,7 +14,8 @@ frames, e.g. through an edit list).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
@@ -71,6 +72,7 @@ class Written:
     frames: int = 0
     first: int | None = None
     last: int | None = None
+    packets: Counter[int] = field(default_factory=Counter)  # copied packets, by input stream index
 
     def add(self, pts: int) -> None:
         self.frames += 1

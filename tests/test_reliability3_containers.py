@@ -1,0 +1,151 @@
+"""Reliability, third pass (issue 24, part C): picture and track metadata carried into every
+output container we write, or the loss said: sample aspect ratio, rotation, track titles and
+languages, empty tracks, cover-art attachments; odd sources (MPEG-PS start offsets, VFR under
+vspipe).
+
+Every source is a tiny file made here with PyAV; every check reads the written file back.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from mprnet_vs.engine import Restorer
+from mprnet_vs.video import VideoOptions, restore_video
+from mprnet_vs.video.carried import rotation, sample_aspect, track_title
+
+COVER = b"\xff\xd8\xff\xe0" + bytes(range(64)) + b"\xff\xd9"  # the bytes are carried, not decoded
+
+
+@pytest.fixture(scope="module")
+def restorer(tiny_weights: Path) -> Restorer:
+    return Restorer(weights=tiny_weights, device="cpu", tile=0)
+
+
+def source(path: Path, *, sar: Fraction | None = None, turn: int = 0, tags: dict[str, str] | None = None,
+           audio_tags: dict[str, str] | None = None, empty_audio: bool = False, cover: bool = False, frames: int = 3) -> Path:
+    """A 64x48 H.264 clip at 25 fps, with what is asked: a sample aspect ratio, a rotation,
+    tags on the video, an AAC track with tags (and a second one without packets), a cover."""
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("libx264", rate=25)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        if sar:
+            video.codec_context.sample_aspect_ratio = sar
+        if turn:
+            video.set_display_rotation(turn)
+        video.metadata.update(tags or {})
+        sound = None
+        if audio_tags is not None:
+            sound = out.add_stream("aac", rate=48000)
+            sound.layout = "mono"
+            sound.metadata.update(audio_tags)
+        if empty_audio:
+            silent = out.add_stream("aac", rate=48000)
+            silent.layout = "mono"
+            silent.metadata["title"] = "Nothing"
+        if cover:
+            out.add_attachment("cover.jpg", "image/jpeg", COVER)
+        for index in range(frames):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 40 * index, np.uint8), format="rgb24")
+            frame.pts = index
+            out.mux(video.encode(frame))
+        out.mux(video.encode(None))
+        if sound is not None:
+            for first in range(0, frames * 1920, 1024):
+                chunk = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+                chunk.sample_rate, chunk.pts = 48000, first
+                out.mux(sound.encode(chunk))
+            out.mux(sound.encode(None))
+    return path
+
+
+OUTPUTS = [("out.mkv", None), ("ffv1.mkv", "ffv1"), ("out.webm", None), ("out.mp4", None), ("out.mov", None), ("out.avi", None)]
+
+
+@pytest.mark.parametrize("sar", [Fraction(4, 3), Fraction(32, 27), Fraction(8, 9)], ids=["4:3", "32:27", "8:9"])
+def test_sample_aspect_ratio_is_kept_or_said_in_every_container(tmp_path: Path, restorer: Restorer, sar: Fraction) -> None:
+    clip = source(tmp_path / "anamorphic.mkv", sar=sar)
+    for name, codec in OUTPUTS:
+        out = tmp_path / name
+        report = restore_video(clip, out, restorer, VideoOptions(codec=codec))
+        with av.open(str(out)) as written:
+            kept = sample_aspect(written.streams.video[0])
+        said = [n for n in report.notes if f"sample aspect ratio {sar.numerator}:{sar.denominator} not stored" in n]
+        assert kept == sar or said, (name, codec, kept, report.notes)
+        assert not (kept == sar and said), (name, report.notes)
+        if name in ("out.mkv", "out.mp4", "out.mov", "out.avi"):  # H.264 codes it: these must keep it
+            assert kept == sar, (name, kept)
+
+
+def _tracks(path: Path) -> list[tuple[str, str | None, str | None]]:
+    with av.open(str(path)) as container:
+        return [(s.type, track_title(dict(s.metadata)), s.metadata.get("language"))
+                for s in container.streams if s.type in ("video", "audio")]
+
+
+@pytest.mark.parametrize("first", ["mp4", "mov", "mkv"])
+def test_titles_languages_and_rotation_are_kept_or_said(tmp_path: Path, restorer: Restorer, first: str) -> None:
+    # The source is first written through the pipeline into ``first`` (an MP4/MOV source reads
+    # its titles back as "name"), then restored again into every container.
+    made = source(tmp_path / "tagged.mkv", turn=90, tags={"title": "Main picture", "language": "fra"},
+                  audio_tags={"title": "Commentary", "language": "deu"})
+    clip = tmp_path / f"tagged_first.{first}"
+    restore_video(made, clip, restorer)
+    in_source = "ger" if first == "mov" else "deu"  # QuickTime's table has German only as "ger"
+    assert _tracks(clip) == [("video", "Main picture", "fra"), ("audio", "Commentary", in_source)]
+    for name in ("again.mkv", "again.mp4", "again.mov", "again.avi"):
+        out = tmp_path / name
+        report = restore_video(clip, out, restorer)
+        tracks = _tracks(out)
+        with av.open(str(out)) as written:
+            turned = rotation(written.streams.video[0])
+        if name != "again.avi":  # Matroska, MP4 and MOV hold all of it
+            german = "ger" if name == "again.mov" or first == "mov" else "deu"
+            assert tracks == [("video", "Main picture", "fra"), ("audio", "Commentary", german)], (name, tracks)
+            assert turned == 90, name
+            assert not [n for n in report.notes if "not stored" in n], report.notes
+        else:  # AVI keeps titles but has no languages and no display matrix: said
+            assert [t[1] for t in tracks] == ["Main picture", "Commentary"]
+            assert any("rotation of 90 degrees not stored" in n for n in report.notes), report.notes
+            assert any("language 'fra' not stored" in n for n in report.notes), report.notes
+            assert any(f"language '{in_source}' not stored" in n for n in report.notes), report.notes
+
+
+def test_an_empty_track_is_not_reported_as_copied_where_it_is_dropped(tmp_path: Path, restorer: Restorer) -> None:
+    clip = source(tmp_path / "empty_track.mkv", audio_tags={"title": "Sound"}, empty_audio=True)
+    for name in ("out.mkv", "out.mp4", "out.mov", "out.avi"):
+        out = tmp_path / name
+        report = restore_video(clip, out, restorer)
+        with av.open(str(out)) as written:
+            audio = len(written.streams.audio)
+        copied_audio = [c for c in report.copied if c.startswith("audio")]
+        assert len(copied_audio) == audio, (name, report.copied, audio)
+        if audio == 1:
+            assert any(n.startswith("audio #2") and "no packets" in n for n in report.not_copied), report.not_copied
+
+
+def _attachments(path: Path) -> list[tuple[str | None, bytes]]:
+    found = []
+    with av.open(str(path)) as container:
+        for stream in container.streams:
+            if stream.metadata.get("filename"):
+                data = stream.data if stream.type == "attachment" else bytes(next(p for p in container.demux(stream) if p.size))
+                found.append((stream.metadata.get("filename"), bytes(data)))
+    return found
+
+
+def test_cover_art_attachment_is_carried_into_matroska_and_said_elsewhere(tmp_path: Path, restorer: Restorer) -> None:
+    clip = source(tmp_path / "cover.mkv", cover=True)
+    assert _attachments(clip) == [("cover.jpg", COVER)]
+    report = restore_video(clip, tmp_path / "out.mkv", restorer)
+    assert _attachments(tmp_path / "out.mkv") == [("cover.jpg", COVER)]
+    assert any("cover.jpg" in c for c in report.copied) and not report.not_copied, (report.copied, report.not_copied)
+    for name in ("out.webm", "out.mp4"):
+        report = restore_video(clip, tmp_path / name, restorer)
+        assert _attachments(tmp_path / name) == []
+        assert any("cover art" in n and "cannot hold it" in n for n in report.not_copied), report.not_copied
