@@ -18,6 +18,7 @@ import pytest
 from mprnet_vs.engine import Restorer
 from mprnet_vs.video import VideoOptions, restore_video
 from mprnet_vs.video.carried import rotation, sample_aspect, track_title
+from test_reliability_vs import needs_vspipe, vspipe
 
 COVER = b"\xff\xd8\xff\xe0" + bytes(range(64)) + b"\xff\xd9"  # the bytes are carried, not decoded
 
@@ -149,3 +150,35 @@ def test_cover_art_attachment_is_carried_into_matroska_and_said_elsewhere(tmp_pa
         report = restore_video(clip, tmp_path / name, restorer)
         assert _attachments(tmp_path / name) == []
         assert any("cover art" in n and "cannot hold it" in n for n in report.not_copied), report.not_copied
+
+
+def variable_rate_mkv(path: Path, frames: int = 12) -> Path:
+    """FFV1 in Matroska whose frames alternate 80 ms and 20 ms apart (nominal 25 fps): the
+    duration times the rate announces more frames than the file has."""
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("ffv1", rate=25)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        video.codec_context.time_base = Fraction(1, 1000)
+        time = 0
+        for index in range(frames):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 10 * index, np.uint8), format="rgb24")
+            frame.pts, frame.time_base = time, Fraction(1, 1000)
+            out.mux(video.encode(frame))
+            time += 20 if index % 2 else 80
+        out.mux(video.encode(None))
+    return path
+
+
+@needs_vspipe
+def test_vspipe_plays_a_complete_variable_rate_matroska_and_still_refuses_a_cut_one(tmp_path: Path, tiny_weights: Path) -> None:
+    whole = variable_rate_mkv(tmp_path / "vfr.mkv", frames=24)
+    result = vspipe(f"src={whole}", f"weights={tiny_weights}", "device=cpu")
+    assert result.returncode == 0, result.stderr.decode(errors="replace")
+    assert result.stdout.count(b"FRAME\n") == 24
+    assert b"variable frame rate: all 24 frames are delivered" in result.stderr
+    data = whole.read_bytes()
+    cut = tmp_path / "vfr_cut.mkv"
+    cut.write_bytes(data[: len(data) // 2])
+    result = vspipe(f"src={cut}", f"weights={tiny_weights}", "device=cpu")
+    assert result.returncode != 0 and result.stdout == b""
+    assert b"vfr_cut.mkv: truncated or damaged" in result.stderr, result.stderr.decode(errors="replace")
