@@ -182,3 +182,48 @@ def test_vspipe_plays_a_complete_variable_rate_matroska_and_still_refuses_a_cut_
     result = vspipe(f"src={cut}", f"weights={tiny_weights}", "device=cpu")
     assert result.returncode != 0 and result.stdout == b""
     assert b"vfr_cut.mkv: truncated or damaged" in result.stderr, result.stderr.decode(errors="replace")
+
+
+def mpeg_clip(path: Path, format_name: str, codec: str, offset: str | None, frames: int = 15) -> Path:
+    """A 25 fps constant-rate MPEG file: the PS muxers' own preload puts the first frame at
+    0.54 s (13.5 frames); ``offset`` (seconds, FFmpeg's output_ts_offset) moves it further."""
+    with av.open(str(path), "w", format=format_name, options={"output_ts_offset": offset} if offset else {}) as out:
+        video = out.add_stream(codec, rate=25)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        for index in range(frames):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 12 * index, np.uint8), format="rgb24")
+            frame.pts, frame.time_base = index, Fraction(1, 25)
+            out.mux(video.encode(frame))
+        out.mux(video.encode(None))
+    return path
+
+
+def _times(path: Path) -> list[Fraction]:
+    with av.open(str(path)) as container:
+        return sorted(frame.pts * Fraction(frame.time_base) for frame in container.decode(video=0))
+
+
+@pytest.mark.parametrize(
+    ("name", "format_name", "codec", "offset"),
+    [("dvd.vob", "vob", "mpeg2video", None), ("old.mpg", "mpeg", "mpeg1video", None), ("shifted.vob", "vob", "mpeg2video", "0.006"),
+     ("broadcast.ts", "mpegts", "mpeg2video", "0.53"), ("h264.ts", "mpegts", "libx264", "0.545")],
+)
+def test_constant_rate_mpeg_off_the_frame_grid_stays_constant_rate(tmp_path: Path, restorer: Restorer, name: str,
+                                                                   format_name: str, codec: str, offset: str | None) -> None:
+    clip = mpeg_clip(tmp_path / name, format_name, codec, offset)
+    before = _times(clip)
+    assert len(before) == 15 and all(b - a == Fraction(1, 25) for a, b in zip(before, before[1:]))
+    for out_name in ("out.mkv", "out.mp4", "out.avi"):
+        out = tmp_path / out_name
+        report = restore_video(clip, out, restorer)
+        assert not [n for n in report.notes if "not evenly spaced" in n], (out_name, report.notes)
+        after = _times(out)
+        assert len(after) == 15, out_name
+        steps = {round(float(b - a), 3) for a, b in zip(after, after[1:])}
+        assert steps == {0.04}, (out_name, steps)
+        # AVI stores frames in decode order: read back, a frame of H.264 (with its reorder delay)
+        # is stamped up to one frame early; elsewhere within the half frame the grid allows
+        allowed = Fraction(3, 50) if out_name == "out.avi" else Fraction(1, 50)
+        assert abs(after[0] - before[0]) <= allowed, (out_name, float(after[0]), float(before[0]))
+        if out_name != "out.avi":  # containers that keep every timestamp keep them exactly
+            assert all(abs(a - b) < Fraction(1, 1000) for a, b in zip(after, before)), (out_name, after[:3], before[:3])

@@ -173,9 +173,17 @@ class RateGrid:
     source_time_base: Fraction
     last: int | None = None
     uneven: int = 0
+    # How far the first frame sits off the grid (in slots): a constant-rate source that starts
+    # between two slots (an MPEG-PS at 0.54 s, 13.5 frames at 25 fps) is off the grid by the same
+    # amount at every frame, so the grid is anchored on the first frame: every frame keeps its
+    # spacing and none is taken for variable frame rate.
+    phase: Fraction | None = None
 
     def place(self, pts: int) -> int:
         exact = pts * self.source_time_base * self.rate
+        if self.phase is None:
+            self.phase = exact - round(exact)
+        exact -= self.phase
         slot = round(exact)
         if self.last is not None and slot <= self.last:
             slot = self.last + 1
