@@ -321,6 +321,8 @@ def _write(source: _Source, conversion: _Conversion, temp: Path, restorer: Engin
             f"written at a constant {float(source.rate):.4g} fps"
         )
     report.incomplete = incompleteness(source.log, source.container, source.video, set(streams), timing, source.time_base)
-    verify_output(temp, pipeline.written, Fraction(video_out.codec_context.time_base), 1 / source.rate, target)
+    moved = verify_output(temp, pipeline.written, Fraction(video_out.codec_context.time_base), 1 / source.rate, target)
+    if moved:
+        report.notes.append(moved)
     check_kept(temp, container_name, source.video, pipeline.sources, pipeline.written.packets, report.copied, report.not_copied, report.notes)
 
