@@ -5,13 +5,15 @@ whether the file decodes to as many frames as it announces."""
 from __future__ import annotations
 
 import os
+from fractions import Fraction
 from pathlib import Path
 
+import av
 import vapoursynth as vs
 
 from ..errors import InputError
 from ..safe_output import same_file
-from ..video.input import announced_frames, announced_seconds, main_video_stream, open_input
+from ..video.input import announced_end, announced_frames, main_video_stream, open_input
 
 
 def caller_path(text: str, name: str, key: str) -> str:
@@ -75,10 +77,7 @@ def check_complete(clip: vs.VideoNode, src: str, name: str) -> None:
     """vs.Error when the source decodes to clearly fewer frames than its header announces (a
     truncated or damaged file): under vspipe a shortened clip would pass as a finished one.
     Only announcements that describe the video itself (its frame count or duration, or the
-    file's duration when the video is its only stream) are trusted. A header that gives only a
-    duration is compared in time (the clip's frames at its rate, which bestsource sets to the
-    average of a variable-rate file), not in frames at the nominal rate: a complete
-    variable-rate file has fewer frames than its duration times its nominal rate."""
+    file's duration when the video is its only stream) are trusted."""
     try:
         container = open_input(Path(src))
     except Exception:  # noqa: BLE001 - bestsource read it; a check that cannot run says nothing
@@ -89,22 +88,50 @@ def check_complete(clip: vs.VideoNode, src: str, name: str) -> None:
         if not stream.frames and not stream.duration and len(container.streams) > 1:
             return  # the file's duration may be another stream's
         announced = announced_frames(container, stream)
-        counted = bool(stream.frames)
-        seconds = announced_seconds(container, stream)
-        rate = float(stream.average_rate or stream.guessed_rate or 0)
+        short = bool(announced and clip.num_frames < announced - max(2, announced // 100))
+        if short and not stream.frames and variable_rate_but_whole(container, stream, clip.num_frames):
+            vs.core.log_message(
+                vs.MESSAGE_TYPE_INFORMATION,
+                f"{name}: src={src}: variable frame rate: all {clip.num_frames} frames are delivered back to back at "
+                f"{clip.fps} fps (the y4m output holds one rate); `mprnet-vs restore` keeps every frame's time",
+            )
+            return
     except Exception:  # noqa: BLE001
         return
     finally:
         container.close()
-    if not counted and seconds and rate and clip.fps_num:
-        covered = clip.num_frames * clip.fps_den / clip.fps_num
-        if covered >= seconds - max(2 / rate, seconds / 100):
-            return
-    if announced and clip.num_frames < announced - max(2, announced // 100):
+    if short:
         raise vs.Error(
             f"{name}: src={src}: truncated or damaged: decoding stops at frame {clip.num_frames} of the {announced} "
             "frames the file announces; `mprnet-vs restore` restores the frames that decode"
         )
+
+
+def variable_rate_but_whole(container: av.container.InputContainer, stream: av.video.stream.VideoStream, frames: int) -> bool:
+    """True when a file that seemed short (fewer frames than its duration times its rate)
+    is whole but variable-rate: its video packets, read without decoding, run to the end the
+    file announces, and the source filter delivered (nearly) one frame per packet. A cut file
+    ends early; a damaged one decodes to fewer frames than it has packets."""
+    if not stream.time_base or not (stream.duration or container.duration):
+        return False
+    packets, end = 0, None
+    for packet in container.demux(stream):
+        if packet.size and packet.pts is not None:
+            packets += 1
+            stop = packet.pts + (packet.duration or 0)
+            end = stop if end is None else max(end, stop)
+    if end is None:
+        return False
+    tick = Fraction(stream.time_base)
+    start = stream.start_time or 0
+    if stream.duration:
+        announced = (announced_end(container, start, stream.duration) - start) * tick
+    else:
+        first = container.start_time or 0
+        announced = Fraction(announced_end(container, first, container.duration) - first, 1_000_000)
+    reached = (end - start) * tick
+    slack = max(Fraction(1, 20), announced / 100)
+    return reached >= announced - slack and frames >= packets - max(1, packets // 100)
 
 
 def warn_if_cropped(clip: vs.VideoNode, width: int, height: int, src: str, name: str) -> None:

@@ -22,7 +22,7 @@ import av.error
 
 from .colour import ColourTags, layout
 from ..errors import InputError, UsageError
-from .streams import fresh_metadata
+from .streams import track_metadata
 from .input import describe_error
 
 from .containers import DEFAULT_CODEC, codec_for, container_codec, container_problem, output_format
@@ -173,9 +173,17 @@ class RateGrid:
     source_time_base: Fraction
     last: int | None = None
     uneven: int = 0
+    # How far the first frame sits off the grid (in slots): a constant-rate source that starts
+    # between two slots (an MPEG-PS at 0.54 s, 13.5 frames at 25 fps) is off the grid by the same
+    # amount at every frame, so the grid is anchored on the first frame: every frame keeps its
+    # spacing and none is taken for variable frame rate.
+    phase: Fraction | None = None
 
     def place(self, pts: int) -> int:
         exact = pts * self.source_time_base * self.rate
+        if self.phase is None:
+            self.phase = exact - round(exact)
+        exact -= self.phase
         slot = round(exact)
         if self.last is not None and slot <= self.last:
             slot = self.last + 1
@@ -223,6 +231,6 @@ def add_video_stream(
     matrix = source.codec_context.coded_side_data.get("display_matrix") if hasattr(source.codec_context, "coded_side_data") else None
     if matrix and len(matrix) >= 36:
         stream.set_display_matrix(list(struct.unpack("<9i", matrix[:36])))
-    stream.metadata.update(fresh_metadata(dict(source.metadata)))
+    stream.metadata.update(track_metadata(dict(source.metadata), output.format.name))
     stream.disposition = source.disposition
     return stream

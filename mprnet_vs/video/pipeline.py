@@ -30,6 +30,7 @@ from ..engine.protocol import Engine
 from ..errors import InputError
 from ..safe_output import atomic_output, refuse_inputs
 from .streams import COPIED_TYPES, add_copied_streams, copy_container_info
+from .carried import check_kept
 from .containers import DEFAULT_CODEC, codec_for, output_format
 from .encoder import DEFAULT_CRF, RateGrid, VideoOptions, add_video_stream, check_settings, encoder_options, needs_constant_rate
 from .pixfmt import pick_pix_fmt
@@ -320,5 +321,8 @@ def _write(source: _Source, conversion: _Conversion, temp: Path, restorer: Engin
             f"written at a constant {float(source.rate):.4g} fps"
         )
     report.incomplete = incompleteness(source.log, source.container, source.video, set(streams), timing, source.time_base)
-    verify_output(temp, pipeline.written, Fraction(video_out.codec_context.time_base), 1 / source.rate, target)
+    moved = verify_output(temp, pipeline.written, Fraction(video_out.codec_context.time_base), 1 / source.rate, target)
+    if moved:
+        report.notes.append(moved)
+    check_kept(temp, container_name, source.video, pipeline.sources, pipeline.written.packets, report.copied, report.not_copied, report.notes)
 

@@ -8,6 +8,7 @@ from fractions import Fraction
 from io import BytesIO
 
 import av
+import av.error
 
 from .input import describe_error
 
@@ -38,6 +39,44 @@ def stream_label(stream: av.stream.Stream) -> str:
 
 def fresh_metadata(metadata: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in metadata.items() if k.lower() not in STALE_TAGS and not k.upper().startswith("_STATISTICS")}
+
+
+# ISO 639-2 languages with two codes (terminology, bibliographic) where QuickTime's language
+# table holds only one: the MOV muxer silently drops the other, so it gets the one it stores.
+MOV_LANGUAGES = {"deu": "ger", "fre": "fra", "nld": "dut", "zho": "chi", "cze": "ces", "ell": "gre", "isl": "ice",
+                 "rum": "ron", "slo": "slk", "cym": "wel", "fas": "per", "msa": "may", "sqi": "alb", "hye": "arm",
+                 "eus": "baq", "kat": "geo", "mkd": "mac", "mya": "bur", "bod": "tib"}
+
+
+def track_metadata(metadata: dict[str, str], format_name: str) -> dict[str, str]:
+    """A track's tags for a new ``format_name`` file: MP4/MOV read a track title back as
+    "name" but write it only from "title", so the title goes back under the key every muxer
+    reads; a MOV gets the language code QuickTime's table holds."""
+    fresh = fresh_metadata(metadata)
+    if "name" in fresh and "title" not in fresh:
+        fresh["title"] = fresh.pop("name")
+    if format_name == "mov" and fresh.get("language") in MOV_LANGUAGES:
+        fresh["language"] = MOV_LANGUAGES[fresh["language"]]
+    return fresh
+
+
+def cover_attachment(output: av.container.OutputContainer, container: av.container.InputContainer,
+                     stream: av.stream.Stream) -> str | None:
+    """Carry a Matroska cover image (an attachment FFmpeg shows as an attached-picture video
+    stream) into a Matroska output as an attachment again; why not, or None when carried."""
+    if output.format.name != "matroska":
+        return f"{output.format.name} files cannot hold it as the source did (a Matroska attachment)"
+    name, mimetype = stream.metadata.get("filename"), stream.metadata.get("mimetype")
+    if not name or not mimetype:
+        return "cover art from a container other than Matroska is not copied"
+    try:
+        with av.open(container.name) as again:
+            packet = next(p for p in again.demux(again.streams[stream.index]) if p.size)
+            data = bytes(packet)
+    except (av.error.FFmpegError, OSError, StopIteration) as exc:
+        return f"its picture could not be read ({describe_error(exc) if not isinstance(exc, StopIteration) else 'empty'})"
+    output.add_attachment(name, mimetype, data)
+    return None
 
 
 class AudioRetimer:
@@ -84,6 +123,13 @@ def add_copied_streams(
         if stream.index == video.index:
             continue
         label = stream_label(stream)
+        if stream.disposition & av.stream.Disposition.attached_pic and stream.type == "video":
+            problem = cover_attachment(output, container, stream)
+            if problem is None:
+                copied.append(f"{label} as attachment {stream.metadata.get('filename')}")
+            else:
+                not_copied.append(f"{label}: cover art: {problem}")
+            continue
         if stream.type not in COPIED_TYPES:
             why = "cover art is not copied" if stream.disposition & av.stream.Disposition.attached_pic else (
                 "only the first video stream is restored" if stream.type == "video" else f"{stream.type} streams are not copied")
@@ -95,7 +141,7 @@ def add_copied_streams(
             continue
         out = output.add_stream_from_template(stream)
         out.metadata.clear()
-        out.metadata.update(fresh_metadata(dict(stream.metadata)))
+        out.metadata.update(track_metadata(dict(stream.metadata), output.format.name))
         out.disposition = stream.disposition
         streams[stream.index] = out
         copied.append(label)

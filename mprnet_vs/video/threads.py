@@ -160,6 +160,7 @@ class Pipeline:
                     retimers[index](packet)
                 packet.stream = streams[index]
                 output.mux(packet)
+                self.written.packets[index] += 1
             else:
                 output.mux(video_out.encode(None))
                 return

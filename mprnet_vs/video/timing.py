@@ -14,7 +14,8 @@ frames, e.g. through an edit list).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
@@ -71,6 +72,7 @@ class Written:
     frames: int = 0
     first: int | None = None
     last: int | None = None
+    packets: Counter[int] = field(default_factory=Counter)  # copied packets, by input stream index
 
     def add(self, pts: int) -> None:
         self.frames += 1
@@ -78,10 +80,11 @@ class Written:
         self.last = pts if self.last is None else max(self.last, pts)
 
 
-def verify_output(path: Path, written: Written, time_base: Fraction, step: Fraction, target: Path) -> None:
+def verify_output(path: Path, written: Written, time_base: Fraction, step: Fraction, target: Path) -> str | None:
     """InputError unless ``path`` decodes to ``written.frames`` frames whose first and last
     timestamps are those written (to within half a frame; AVI, which stores decode order,
-    within its encoder's reorder delay of three frames). ``step``: one frame, in seconds."""
+    within its encoder's reorder delay of three frames), or all moved by one amount (returned
+    as a note: the muxer shifted the whole file). ``step``: one frame, in seconds."""
     try:
         with av.open(str(path), "r") as check:
             stream = check.streams.video[0]
@@ -100,12 +103,20 @@ def verify_output(path: Path, written: Written, time_base: Fraction, step: Fract
     if count != written.frames:
         raise InputError(f"{target}: {written.frames} frames were encoded but the written file decodes to {count}")
     if not stamped or not times or written.first is None or written.last is None:
-        return  # Y4M and raw video store no times: frames are read back to back
+        return None  # Y4M and raw video store no times: frames are read back to back
     tolerance = max(Fraction(1, 500), step * (3 if kind in DECODE_ORDER_FORMATS else Fraction(1, 2)))
     first, last = written.first * time_base, written.last * time_base
     got_first, got_last = min(times), max(times)
+    moved = got_first - first
+    if abs(moved) > tolerance and abs(got_last - last - moved) <= tolerance:
+        # The muxer moved the whole file (MPEG-TS/PS cannot store the negative decode times of
+        # an encoder's reorder delay, and the PS muxers add their preload): every stream moves
+        # together, so sync holds; the start changes and is said.
+        return (f"{kind} files cannot start where the source did: the muxer moved every stream by "
+                f"{float(moved):+.3f} s (the output starts at {float(got_first):.3f} s)")
     if abs(got_first - first) > tolerance or abs(got_last - last) > tolerance:
         raise InputError(
             f"{target}: the written file plays from {float(got_first):.3f} s to {float(got_last):.3f} s, but its frames were "
             f"written from {float(first):.3f} s to {float(last):.3f} s"
         )
+    return None
