@@ -266,6 +266,9 @@ def test_two_runs_at_once_on_one_folder(tmp_path: Path, tiny_weights: Path) -> N
         assert code == 0, err
         assert "Traceback" not in err
     names = sorted(p.name for p in single.iterdir())
+    # Each output written by one run only; the other says another run is writing it (or has).
+    restored = [line for _, (said, _) in results for line in said.splitlines() if line.startswith("restored ")]
+    assert len(restored) == len(names), restored
     assert sorted(p.name for p in out.iterdir()) == names and _hidden(out) == []
     for name in names:
         if name.endswith(".png"):
