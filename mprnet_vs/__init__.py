@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from .errors import InputError, MprnetError, PresetError, WeightsError
-from .weights import load_model
 
 __version__ = "0.1.0"
 
@@ -24,7 +23,11 @@ __all__ = [
 
 # Heavier front ends load on first use, so `import mprnet_vs` stays cheap and needs no
 # VapourSynth core until a filter is asked for.
+# Imported on first use: ``import mprnet_vs`` (and so the command line's start) stays quick
+# and torch-free until something needs the model, and Ctrl-C during start-up finds the
+# command's own signal handling already in place.
 _LAZY = {
+    "load_model": ("mprnet_vs.weights", "load_model"),
     "Restorer": ("mprnet_vs.engine", "Restorer"),
     "derain": ("mprnet_vs.vapoursynth.filters", "derain"),
     "deblur": ("mprnet_vs.vapoursynth.filters", "deblur"),

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .errors import InputError, MprnetError, UsageError, first_line
 from .photo import PHOTO_SUFFIXES, is_photo
-from .safe_output import is_temp_file, same_file
+from .safe_output import busy_message, is_temp_file, same_file, sweep_part_files
 from .video.containers import output_format
 
 VIDEO_SUFFIXES = (
@@ -168,13 +168,18 @@ def failure_reason(exc: BaseException, source: Path) -> str:
 def settle(job: Job, overwrite: bool) -> tuple[str, str] | None:
     """("skipped" or "failed", the line saying why) for a job decided without opening its
     input; None for one to restore. A failing look-up of the target counts as "not there":
-    writing it then fails with a clear message of its own."""
+    writing it then fails with a clear message of its own. Part files that killed runs left
+    for the target are removed here; one that a running process is writing makes the job
+    "skipped" (two runs on one folder share the work instead of writing a file twice)."""
     if job.kind == "special":
         return "skipped", job.problem
     if job.kind == "broken":
         return "failed", job.problem
     if os.path.isdir(job.target):
         return "failed", f"{job.source}: {job.target} is a folder; the output cannot be written there"
+    live = sweep_part_files(job.target)
+    if live:
+        return "skipped", named(job.source, busy_message(job.target, live))
     if not overwrite and os.path.exists(job.target):
         return "skipped", f"{job.source}: {job.target} exists (use --overwrite to replace it)"
     return None

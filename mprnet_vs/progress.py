@@ -4,6 +4,8 @@ data), and only on a terminal: nothing is drawn into logs, pipes or with ``--qui
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 from typing import TextIO
 
@@ -92,7 +94,23 @@ class Progress:
             self._run = None
 
 
-def write(text: str, stream: TextIO) -> None:
-    """Print a line above any bars (they are redrawn below it)."""
-    tqdm.write(text, file=stream)
-    stream.flush()
+def write(text: str, stream: TextIO | None) -> None:
+    """Print a line above any bars (they are redrawn below it). A stream nobody reads any
+    more (``| head``, a closed pipe) or one closed from the start (``>&-``: None) drops the
+    line: a report that cannot be shown must not stop the files still to restore."""
+    if stream is None:
+        return
+    try:
+        tqdm.write(text, file=stream)
+        stream.flush()
+    except BrokenPipeError:
+        _discard(stream)
+
+
+def _discard(stream: TextIO) -> None:
+    """Point a stream whose reader is gone at /dev/null: later lines, and the flush at exit
+    (which would print "Exception ignored ... BrokenPipeError"), go nowhere quietly."""
+    with contextlib.suppress(OSError, ValueError):
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, stream.fileno())
+        os.close(null)

@@ -159,20 +159,26 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
 
 
 class Interrupted(KeyboardInterrupt):
-    """Ctrl-C, SIGTERM or SIGHUP: unwinds like KeyboardInterrupt so every ``finally`` cleans up."""
+    """Ctrl-C, SIGTERM, SIGHUP or SIGQUIT: unwinds like KeyboardInterrupt so every ``finally``
+    cleans up."""
 
     def __init__(self, signum: int) -> None:
         super().__init__(signal.Signals(signum).name)
         self.signum = signum
 
 
+# SIGHUP: the terminal closed; SIGQUIT: Ctrl-\ (its default, a core dump, would leave the
+# part file of the output being written behind).
+INTERRUPTING = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT") if hasattr(signal, name))
+
+
 @contextlib.contextmanager
 def _signals_interrupt(program: bool = False) -> Iterator[None]:
-    """SIGINT, SIGTERM (and SIGHUP: the terminal closed) raise Interrupted once; a second signal
-    during the clean-up is ignored so it cannot leave a partial file behind. The previous
-    handlers come back afterwards -- except when ``program`` (the command runs as its own
-    process) was interrupted: the process exits at once then (see :func:`_leave`), and a
-    second Ctrl-C until then is ignored too."""
+    """The signals of :data:`INTERRUPTING` raise Interrupted once; a second signal during the
+    clean-up is ignored so it cannot leave a partial file behind. The previous handlers come
+    back afterwards -- except when ``program`` (the command runs as its own process) was
+    interrupted: the process exits at once then (see :func:`_leave`), and a second Ctrl-C
+    until then is ignored too."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -185,8 +191,7 @@ def _signals_interrupt(program: bool = False) -> Iterator[None]:
         fired = True
         raise Interrupted(signum)
 
-    caught = [signal.SIGINT, signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
-    previous = {sig: signal.signal(sig, handler) for sig in caught}
+    previous = {sig: signal.signal(sig, handler) for sig in INTERRUPTING}
     try:
         yield
     finally:
@@ -212,6 +217,22 @@ def _failed(exc: MprnetError) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The command line (``argv`` None: this process's own, and an interruption ends it)."""
+    try:
+        # From the very start: a signal while the command's libraries (torch, PyAV) load is
+        # one line too, not a traceback from inside an import.
+        with _signals_interrupt(program=argv is None):
+            return _dispatch(argv)
+    except KeyboardInterrupt as exc:
+        print("mprnet-vs: interrupted", file=sys.stderr)
+        code = 128 + getattr(exc, "signum", signal.SIGINT)
+        if argv is None:  # the command line itself, not a caller in Python
+            _leave(code)
+        return code
+
+
+def _dispatch(argv: Sequence[str] | None) -> int:
+    """Parse, run the chosen command, and map its errors to one line and an exit code."""
     words = sys.argv[1:] if argv is None else argv
     try:
         parser = build_parser(words)
@@ -227,14 +248,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     try:
-        with _signals_interrupt(program=argv is None):
-            return int(args._run(args) or EXIT_OK)
-    except KeyboardInterrupt as exc:
-        print("mprnet-vs: interrupted", file=sys.stderr)
-        code = 128 + getattr(exc, "signum", signal.SIGINT)
-        if argv is None:  # the command line itself, not a caller in Python
-            _leave(code)
-        return code
+        return int(args._run(args) or EXIT_OK)
     except MprnetError as exc:
         if args.debug:
             raise

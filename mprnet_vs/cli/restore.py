@@ -22,6 +22,7 @@ from ..errors import MprnetError, PresetError, UsageError, describe_os_error
 from ..jobs import Job, Outcome, failure_reason, make_folders, named, plan, remove_empty, settle
 from ..photo import restore_photo
 from ..progress import Progress, write
+from ..safe_output import OutputTaken
 from ..tasks import TASKS
 from ..video import DEFAULT_CODEC, DEFAULT_CRF, VideoOptions, check_settings, estimate_frames, restore_video
 from . import above, add_engine_options, at_least, engine_options
@@ -36,9 +37,29 @@ def _key_value(text: str) -> tuple[str, str]:
     return key.strip(), value
 
 
+def _given_path(text: str) -> str:
+    """A path as typed, refused when it is empty or blank -- what an unset shell variable
+    gives (``-o "$OUT"``). pathlib reads "" as the current folder, so such a run would write
+    into (or with --overwrite replace files in) wherever it was started; ``.`` says that."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"{text!r}: empty path (an unset shell variable?); name a file or folder, "
+                                         "or . for the current folder")
+    blank = next((part for part in text.split(os.sep) if part and not part.strip()), None)
+    if blank is not None:
+        raise argparse.ArgumentTypeError(f"{text!r}: a folder name of only spaces ({blank!r}); an unset shell variable?")
+    return text
+
+
+def _input_path(text: str) -> Path:
+    return Path(_given_path(text))
+
+
+_input_path.__name__ = "INPUT"  # argparse names the type in its "invalid value" message
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("inputs", nargs="+", metavar="INPUT", type=Path, help="video files, photos or folders")
-    parser.add_argument("-o", "--output", required=True, metavar="OUTPUT",
+    parser.add_argument("inputs", nargs="+", metavar="INPUT", type=_input_path, help="video files, photos or folders")
+    parser.add_argument("-o", "--output", required=True, metavar="OUTPUT", type=_given_path,
                         help="output file (one input) or folder (several inputs or a folder; or one input and a name ending in /)")
     parser.add_argument("--task", choices=TASKS, help="what to remove (picks the checkpoint and presets)")
     add_engine_options(parser)
@@ -103,10 +124,11 @@ class _Runner:
         created = make_folders(job.target.parent)
         try:
             if job.kind == "photo":
-                report = restore_photo(job.source, job.target, restorer)
+                report = restore_photo(job.source, job.target, restorer, replace=self.args.overwrite)
                 progress.update(1, 1)
                 return "restored", report
-            report = restore_video(job.source, job.target, restorer, self.video_options, progress.update)
+            report = restore_video(job.source, job.target, restorer, self.video_options, progress.update,
+                                   replace=self.args.overwrite)
             return ("incomplete" if report.incomplete else "restored"), report
         except Exception:
             remove_empty(created)  # a failed file leaves no folders it made behind either
@@ -131,6 +153,10 @@ class _Runner:
             except UsageError:
                 progress.clear()
                 raise
+            except OutputTaken as exc:  # another run writes it, or wrote it since planning
+                progress.end_file(estimates.get(id(job)))
+                self.record_settled(job, ("skipped", named(job.source, str(exc))), outcome)
+                continue
             except (KeyboardInterrupt, SystemExit):
                 progress.clear()
                 self.error(f"{job.source}: interrupted; {job.target} was not written")

@@ -222,16 +222,17 @@ def _fit_output(colour: np.ndarray, alpha: np.ndarray | None, target: Path, note
     return colour, alpha
 
 
-def restore_photo(source: str | Path, target: str | Path, restorer: Engine) -> PhotoReport:
+def restore_photo(source: str | Path, target: str | Path, restorer: Engine, *, replace: bool = True) -> PhotoReport:
     """Restore one photo into ``target`` (format from its extension). InputError on a file
     that cannot be read or written; nothing is left at ``target`` then. The output's temporary
-    file is claimed first, so an unwritable folder fails before the photo is read or restored."""
+    file is claimed first, so an unwritable folder fails before the photo is read or restored.
+    ``replace`` False: a file that appears at ``target`` meanwhile is left alone."""
     source, target = Path(source), Path(target)
     refuse_inputs(target, [source])
     if not is_photo(target):
         raise InputError(f"{target}: photo outputs must end in one of {', '.join(PHOTO_SUFFIXES)}")
     started = time.monotonic()
-    with atomic_output(target) as temp:
+    with atomic_output(target, replace) as temp:
         report, out = _restore(source, target, restorer)
         _write(out, target, temp)
     report.seconds = time.monotonic() - started

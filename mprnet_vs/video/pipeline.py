@@ -225,6 +225,8 @@ def restore_video(
     restorer: Engine,
     options: VideoOptions | None = None,
     progress: Progress | None = None,
+    *,
+    replace: bool = True,
 ) -> VideoReport:
     """Restore every frame of ``source`` with ``restorer`` (an engine Restorer) into ``target``.
 
@@ -232,7 +234,8 @@ def restore_video(
     file) for unreadable input, no video, or settings the encoder refuses; nothing is left at
     ``target`` then. A file whose end cannot be decoded is restored as far as it decodes and
     ``report.incomplete`` says where it stopped. ``progress(done, total)`` is called after
-    each batch (total may be None).
+    each batch (total may be None). ``replace`` False: a file that appears at ``target``
+    meanwhile is left alone (see :func:`mprnet_vs.safe_output.atomic_output`).
     """
     source, target = Path(source), Path(target)
     options = options or VideoOptions()
@@ -248,7 +251,7 @@ def restore_video(
     opened = _open_source(source)
     try:
         conversion = _plan_conversion(opened, options, opts, report)
-        with atomic_output(target) as temp:
+        with atomic_output(target, replace) as temp:
             _write(opened, conversion, temp, restorer, options, opts, progress, report)
     finally:
         close_quietly(opened.container)
