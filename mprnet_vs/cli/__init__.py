@@ -15,7 +15,7 @@ from types import ModuleType
 from typing import NoReturn
 
 from .. import __version__
-from ..engine.options import ENGINE_OPTIONS, Option
+from ..engine.options import ENGINE_OPTIONS, MAX_ITERATIONS, MAX_SIDE, MAX_THREADS, Option
 from ..errors import MissingDependency, MprnetError, describe_os_error
 
 # name -> (module, one-line help). Each module defines add_arguments(parser) and run(args) -> int.
@@ -31,6 +31,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+# Bounds no real run meets, so a typo fails at once instead of starting minutes of work:
+# Ray workers of a large cluster, a day-long segment, benchmark repetitions and frames.
+MAX_WORKERS = 4096
+MAX_SEGMENT_SECONDS = 86400.0
+MAX_REPEATS = 10000
 
 
 def _parse_number(text: str, number: type) -> float:
@@ -43,39 +48,48 @@ def _parse_number(text: str, number: type) -> float:
     return value
 
 
-def at_least(minimum: float, number: type = int):  # noqa: ANN201 - an argparse type
-    """An argparse type: a whole number (or, with ``number=float``, any finite number) >= ``minimum``."""
+def _shown(value: float) -> str:
+    """A bound as a person writes it: 4294967295, not 4.29497e+09."""
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def at_least(minimum: float, number: type = int, maximum: float | None = None):  # noqa: ANN201 - an argparse type
+    """An argparse type: a whole number (or, with ``number=float``, any finite number) >= ``minimum``
+    and, given ``maximum``, <= it (a bound no real run meets, so a typo fails before any work)."""
 
     def parse(text: str) -> float:
         value = _parse_number(text, number)
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be >= {minimum:g}")
+        if value < minimum or (maximum is not None and value > maximum):
+            within = f" and <= {_shown(maximum)}" if maximum is not None else ""
+            raise argparse.ArgumentTypeError(f"must be >= {_shown(minimum)}{within}")
         return value
 
     return parse
 
 
-def above(bound: float):  # noqa: ANN201 - an argparse type
-    """An argparse type: a finite number > ``bound`` (a learning rate)."""
+def above(bound: float, maximum: float | None = None):  # noqa: ANN201 - an argparse type
+    """An argparse type: a finite number > ``bound`` (a learning rate) and, given ``maximum``, <= it."""
 
     def parse(text: str) -> float:
         value = _parse_number(text, float)
-        if value <= bound:
-            raise argparse.ArgumentTypeError(f"must be > {bound:g}")
+        if value <= bound or (maximum is not None and value > maximum):
+            within = f" and <= {_shown(maximum)}" if maximum is not None else ""
+            raise argparse.ArgumentTypeError(f"must be > {_shown(bound)}{within}")
         return value
 
     return parse
 
 
-def frame_size(minimum: int):  # noqa: ANN201 - an argparse type
-    """An argparse type: WIDTHxHEIGHT -> (width, height), each at least ``minimum`` pixels."""
+def frame_size(minimum: int, maximum: int = MAX_SIDE):  # noqa: ANN201 - an argparse type
+    """An argparse type: WIDTHxHEIGHT -> (width, height), each at least ``minimum`` and at most
+    ``maximum`` pixels (16K video is 15360 px wide; a typo must not allocate gigabytes)."""
 
     def parse(text: str) -> tuple[int, int]:
         width, sep, height = text.lower().partition("x")
         if not (sep and width.isdigit() and height.isdigit()):
             raise argparse.ArgumentTypeError(f"{text!r}: expected WIDTHxHEIGHT, e.g. 320x240")
-        if min(int(width), int(height)) < minimum:
-            raise argparse.ArgumentTypeError(f"{text!r}: width and height must be at least {minimum} pixels")
+        if min(int(width), int(height)) < minimum or max(int(width), int(height)) > maximum:
+            raise argparse.ArgumentTypeError(f"{text!r}: width and height must be {minimum} to {maximum} pixels")
         return int(width), int(height)
 
     return parse
@@ -118,6 +132,16 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+    def _get_value(self, action: argparse.Action, arg_string: str) -> object:
+        """Every option's and argument's text, of every command, before its type sees it: an
+        empty or blank value (an unset shell variable) is a usage error naming the option,
+        never the default, the current folder or a confusing error from a library."""
+        blank = isinstance(arg_string, str) and not arg_string.strip()
+        if blank and not isinstance(action, argparse._SubParsersAction):  # its words are the command's own
+            name = "/".join(action.option_strings) or action.metavar or action.dest
+            self.error(f"argument {name}: empty value {arg_string!r}; give a value or leave the option out")
+        return super()._get_value(action, arg_string)
 
 
 def chosen_command(argv: Sequence[str]) -> str | None:

@@ -13,12 +13,12 @@ import torch
 
 from .. import weights as weights_mod
 from ..engine import Restorer
-from ..engine.options import PRECISIONS, STAGES
+from ..engine.options import MAX_BATCH, MAX_SIDE, PRECISIONS, STAGES
 from ..engine.backends import BACKENDS
 from ..engine.devices import device_name
 from ..model import MPRNet
 from ..tasks import TASKS, get as get_task
-from . import at_least, frame_size
+from . import MAX_REPEATS, MAX_THREADS, at_least, frame_size
 
 DEFAULT_4K_TILE = 1024
 
@@ -34,14 +34,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--stages", type=int, nargs="+", choices=STAGES, default=[3])
     parser.add_argument("--precision", nargs="+", default=["auto"], choices=PRECISIONS)
-    parser.add_argument("--batch", type=at_least(1), nargs="+", default=[1])
+    parser.add_argument("--batch", type=at_least(1, maximum=MAX_BATCH), nargs="+", default=[1],
+                        help=f"batches to time (1 to {MAX_BATCH})")
     parser.add_argument(
         "--resolution", nargs="+", default=["720p"], type=_resolution,
         help=f"{', '.join(RESOLUTIONS)} or WIDTHxHEIGHT",
     )
-    parser.add_argument("--tile", type=at_least(0), nargs="+", default=[0],
-                        help=f"tile sizes to time (0 = whole frame; 4k uses {DEFAULT_4K_TILE} when 0)")
-    parser.add_argument("--overlap", type=at_least(0), default=32)
+    parser.add_argument("--tile", type=at_least(0, maximum=MAX_SIDE), nargs="+", default=[0],
+                        help=f"tile sizes to time (0 = whole frame, at most {MAX_SIDE}; 4k uses {DEFAULT_4K_TILE} when 0)")
+    parser.add_argument("--overlap", type=at_least(0, maximum=MAX_SIDE), default=32, help=f"0 to {MAX_SIDE} (default 32)")
     parser.add_argument("--device", default=None)
     parser.add_argument("--compile", action="store_true", help="torch.compile the model")
     parser.add_argument(
@@ -49,12 +50,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="backends to time in one run (default torch); each row gets its speed-up over torch eager "
         "and its output's PSNR and largest difference against torch fp32",
     )
-    parser.add_argument("--threads", type=at_least(1), help="CPU threads for torch and the other backends (default: torch's)")
-    parser.add_argument("--warmup", type=at_least(0), default=2)
-    parser.add_argument("--reps", type=at_least(1), default=5)
+    parser.add_argument("--threads", type=at_least(1, maximum=MAX_THREADS),
+                        help=f"CPU threads for torch and the other backends, 1 to {MAX_THREADS} (default: torch's)")
+    parser.add_argument("--warmup", type=at_least(0, maximum=MAX_REPEATS), default=2, help=f"untimed runs first (0 to {MAX_REPEATS})")
+    parser.add_argument("--reps", type=at_least(1, maximum=MAX_REPEATS), default=5, help=f"timed runs (1 to {MAX_REPEATS})")
     parser.add_argument("--no-released", action="store_true", help="skip the released-way comparison")
     parser.add_argument("--video", action="store_true", help="also time the video pipeline end to end")
-    parser.add_argument("--video-frames", type=at_least(1), default=24)
+    parser.add_argument("--video-frames", type=at_least(1, maximum=MAX_REPEATS), default=24,
+                        help=f"frames of the --video run (1 to {MAX_REPEATS})")
     parser.add_argument("--json", type=_json_path, help="write every measurement to this JSON file")
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..tasks import TASKS
 from ..engine.options import OPTIONS_BY_NAME
-from . import at_least
+from . import at_least, option_type
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,10 +29,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also score a classical method given the truth, on the same images: bm3d (true sigma; "
                              "denoise) or wiener (true kernel; deblur); needs --render independent and the "
                              "compare extra (pip install 'mprnet-vs[compare]')")
-    parser.add_argument("--seed", type=at_least(0), default=0, help="seed of the degradation (default 0)")
+    parser.add_argument("--seed", type=at_least(0, maximum=2**32 - 1), default=0,
+                        help="seed of the degradation, 0 to 4294967295 (default 0)")
     parser.add_argument("--preset", help="engine preset (fast / balanced / quality or a YAML file)")
     parser.add_argument("--device", help="cpu, cuda or cuda:N (default: CUDA when available)")
-    parser.add_argument("--local-stats", type=at_least(0), metavar="N", help=OPTIONS_BY_NAME["local_stats"].help)
+    parser.add_argument("--local-stats", type=option_type(OPTIONS_BY_NAME["local_stats"]), metavar="N", help=OPTIONS_BY_NAME["local_stats"].help)
     parser.add_argument("--save", type=Path, metavar="DIR", help="also write the degraded and restored images here")
     parser.add_argument("--json", action="store_true", help="print the scores as JSON instead of a table")
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from ..errors import UsageError
 from ..tasks import TASKS
-from ..engine.options import OPTIONS_BY_NAME
-from . import at_least, frame_size
+from ..engine.options import MAX_BATCH, OPTIONS_BY_NAME
+from . import at_least, frame_size, option_type
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -17,14 +17,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--task", choices=TASKS, help="the task whose default checkpoint is exported (with no --weights)")
     parser.add_argument("--weights", type=Path, help="checkpoint to export (default: the task's published or shipped model)")
     parser.add_argument("--stages", type=int, choices=(1, 2, 3), default=3, help="output of which stage (default 3)")
-    parser.add_argument("--local-stats", type=at_least(0), default=None, metavar="N", help=OPTIONS_BY_NAME["local_stats"].help)
+    parser.add_argument("--local-stats", type=option_type(OPTIONS_BY_NAME["local_stats"]), default=None, metavar="N",
+                        help=OPTIONS_BY_NAME["local_stats"].help)
     parser.add_argument("--fp16", action="store_true", help="fp16 weights and arithmetic (inputs and outputs stay fp32)")
     parser.add_argument("--fp16-io", action="store_true", help="with --fp16: fp16 inputs and outputs too (vs-mlrt: RGBH clips)")
     parser.add_argument(
         "--static", type=frame_size(1), metavar="WIDTHxHEIGHT",
-        help="fixed frame size, multiples of 8 (TensorRT-style); default: any height and width",
+        help="fixed frame size, multiples of 8, at most 16384 a side (TensorRT-style); default: any height and width",
     )
-    parser.add_argument("--batch", type=at_least(1), help="fixed batch (default: dynamic; vs-mlrt runs either)")
+    parser.add_argument("--batch", type=at_least(1, maximum=MAX_BATCH), help=f"fixed batch, 1 to {MAX_BATCH} (default: dynamic; vs-mlrt runs either)")
     parser.add_argument("--opset", type=int, default=DEFAULT_OPSET, choices=OPSETS, metavar="K",
                         help=f"ONNX opset {OPSETS.start}..{OPSETS.stop - 1} (default {DEFAULT_OPSET})")
     parser.add_argument("-o", "--output", type=Path, required=True, help="the .onnx file to write")

@@ -25,7 +25,8 @@ from ..progress import Progress, write
 from ..safe_output import OutputTaken
 from ..tasks import TASKS
 from ..video import DEFAULT_CODEC, DEFAULT_CRF, VideoOptions, check_settings, estimate_frames, restore_video
-from . import above, add_engine_options, at_least, engine_options
+from ..video.encoder import CRF_HELP
+from . import MAX_SEGMENT_SECONDS, MAX_THREADS, MAX_WORKERS, above, add_engine_options, at_least, engine_options
 
 # --- arguments ------------------------------------------------------------------------------
 
@@ -67,21 +68,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     video.add_argument("--codec", metavar="NAME",
                        help=f"video encoder (default {DEFAULT_CODEC}, or the output container's own where it cannot hold it: VP9 for .webm)")
     video.add_argument("--pix-fmt", metavar="NAME", help="pixel format (default: the input's bit depth and chroma)")
-    video.add_argument("--crf", type=at_least(0), metavar="N", help=f"constant quality (default {DEFAULT_CRF} where the encoder has it)")
+    video.add_argument("--crf", type=at_least(0), metavar="N",
+                       help=f"constant quality (default {DEFAULT_CRF} where the encoder has it; checked against the encoder's range: {CRF_HELP})")
     video.add_argument("--encoder-opt", action="append", type=_key_value, default=[], metavar="KEY=VALUE",
                        help="encoder option, repeatable (e.g. preset=slow, tune=film)")
     cluster = parser.add_argument_group("Ray cluster (pip install mprnet-vs[ray])")
     cluster.add_argument("--ray", metavar="auto|ADDRESS",
                          help="restore on Ray workers: auto = a local cluster (or RAY_ADDRESS, or one ray start made here), else a cluster address")
-    cluster.add_argument("--ray-gpus", type=above(0), default=1.0, metavar="F", help="GPUs per worker (0.5 = two per GPU; default 1)")
-    cluster.add_argument("--ray-cpus", type=at_least(1), default=1, metavar="N",
-                         help="CPUs per worker, also its torch thread count (default 1)")
-    cluster.add_argument("--ray-workers", type=at_least(1), metavar="N", help="at most N workers (default: all the cluster holds)")
+    cluster.add_argument("--ray-gpus", type=above(0, maximum=8), default=1.0, metavar="F",
+                         help="GPUs per worker, above 0 and at most 8 (0.5 = two per GPU; default 1)")
+    cluster.add_argument("--ray-cpus", type=at_least(1, maximum=MAX_THREADS), default=1, metavar="N",
+                         help=f"CPUs per worker, also its torch thread count (1 to {MAX_THREADS}; default 1)")
+    cluster.add_argument("--ray-workers", type=at_least(1, maximum=MAX_WORKERS), metavar="N",
+                         help=f"at most N workers, 1 to {MAX_WORKERS} (default: all the cluster holds)")
     cluster.add_argument("--ray-transfer", choices=("auto", "shared", "store"), default="auto",
                          help="inputs/outputs by path where workers see them, else through Ray's object store (default auto)")
-    cluster.add_argument("--segment-seconds", type=at_least(0, float), metavar="S",
+    cluster.add_argument("--segment-seconds", type=at_least(0, float, maximum=MAX_SEGMENT_SECONDS), metavar="S",
                          help="with --ray: cut videos longer than S seconds at keyframes into pieces restored in parallel "
-                              "(default 120, 0 = never)")
+                              "(default 120, 0 = never, at most 86400: one day)")
     parser.add_argument("--overwrite", action="store_true", help="replace outputs that exist (default: skip them)")
     parser.add_argument("--quiet", action="store_true", help="no progress and no per-file lines; errors only")
 

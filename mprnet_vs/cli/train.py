@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from . import above, at_least
+from . import MAX_ITERATIONS, MAX_THREADS, above, at_least
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -13,14 +13,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", type=Path, help="folder of clean images (overrides data.clean)")
     parser.add_argument("--degraded", type=Path, help="folder of degraded images named like the clean ones (paired training)")
     parser.add_argument("--output", type=Path, help="run folder for checkpoints (overrides output); an existing last.pth is resumed")
-    parser.add_argument("--iterations", type=at_least(1), help="total iterations (overrides train.iterations)")
-    parser.add_argument("--lr", type=above(0), help="peak learning rate (overrides train.lr; the released recipe uses 2e-4)")
+    parser.add_argument("--iterations", type=at_least(1, maximum=MAX_ITERATIONS),
+                        help=f"total iterations, 1 to {MAX_ITERATIONS:.0e} (overrides train.iterations)")
+    parser.add_argument("--lr", type=above(0, maximum=1), help="peak learning rate, above 0 and at most 1 (overrides train.lr; the released recipe uses 2e-4)")
     parser.add_argument("--init", type=Path, help="fine-tune from this checkpoint (published or ours)")
     parser.add_argument("--device", help="cpu, cuda or cuda:N (default: CUDA when available, else the CPU)")
     parser.add_argument("--precision", choices=("fp32", "bf16"),
                         help="fp32 (default) or bf16 autocast (about 2.4x faster on an AMX CPU; tensor cores on a GPU; overrides train.precision)")
-    parser.add_argument("--threads", type=at_least(0), help="CPU threads for torch (0 = torch's default)")
-    parser.add_argument("--workers", type=at_least(0), help="processes that degrade batches ahead (overrides train.workers; 0 = none)")
+    parser.add_argument("--threads", type=at_least(0, maximum=MAX_THREADS),
+                        help=f"CPU threads for torch, 0 to {MAX_THREADS} (0 = torch's default)")
+    parser.add_argument("--workers", type=at_least(0, maximum=256),
+                        help="processes that degrade batches ahead, 0 to 256 (overrides train.workers; 0 = none)")
     parser.add_argument("--max-minutes", type=at_least(0, float), metavar="M",
                         help="stop after M minutes and save a resumable checkpoint (run again to go on)")
     parser.add_argument("--export", type=Path, metavar="PATH",

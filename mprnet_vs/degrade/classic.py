@@ -74,7 +74,7 @@ def rain_layer(
         seeds = cv2.GaussianBlur(seeds, (0, 0), sigmaX=(width_px - 1.0) * 0.5 + 0.3)
         seeds *= (width_px - 1.0) * 0.5 + 1.0
     kernel = line_kernel(length, angle + 90.0, size=int(math.ceil(length)) | 1)
-    streaks = cv2.filter2D(seeds, -1, kernel * length, borderType=cv2.BORDER_REFLECT)
+    streaks = convolve(seeds, kernel * length)
     if blur > 0.05:
         streaks = cv2.GaussianBlur(streaks, (0, 0), sigmaX=blur)
     return np.clip(streaks * brightness, 0.0, 1.0)
@@ -160,6 +160,19 @@ def blur_kernel(
     raise InputError(f"unknown blur kind {kind!r}: choose linear or trajectory")
 
 
+def convolve(img: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """``img`` convolved with ``kernel`` (centre at ``(size - 1) // 2`` as scipy's ``mode="same"``,
+    reflected borders): what a
+    blur kernel means and what ``degrade`` reports, so a Wiener oracle or a user's deconvolution
+    given the reported kernel undoes it. cv2.filter2D alone correlates, which turns an asymmetric
+    kernel (a hand-shake trail) by 180 degrees; flipping it and mirroring its anchor makes the
+    correlation a convolution, for even sizes too."""
+    height, width = kernel.shape
+    flipped = np.ascontiguousarray(kernel[::-1, ::-1])
+    anchor = (width // 2, height // 2)  # the flipped kernel's cell over the original's (size - 1) // 2
+    return cv2.filter2D(img, -1, flipped, anchor=anchor, borderType=cv2.BORDER_REFLECT)
+
+
 def motion_blur(
     img: np.ndarray,
     rng: Seed = None,
@@ -175,7 +188,7 @@ def motion_blur(
     x = as_float(img)
     rng = _rng(rng)
     k = blur_kernel(rng, kind=kind, length=length, angle=angle, max_length=max_length) if kernel is None else kernel
-    out = cv2.filter2D(x, -1, k, borderType=cv2.BORDER_REFLECT)
+    out = convolve(x, k)
     sigma = _pick(noise, 0.0, 2.0, rng) / 255.0
     if sigma > 0:
         out = out + rng.normal(0.0, sigma, out.shape).astype(np.float32)

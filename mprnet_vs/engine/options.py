@@ -34,6 +34,16 @@ STAGES = (1, 2, 3)  # the model's STAGE_CHOICES (tests check they agree; this mo
 # Frames or tiles per forward pass. Far above what any GPU fits for real frames, low enough
 # that a typo (batch=100000) fails at once instead of holding a whole video in memory.
 MAX_BATCH = 256
+# Training crop the TLC windows are sized for. Real crops are 128-512 px; a typo (9600 for 96)
+# would make the first forward pass allocate gigabytes before any frame is read.
+MAX_LOCAL_STATS = 1024
+# Tile and overlap sides: far above any frame (16K video is 15360 px wide); a larger tile is the
+# whole frame anyway, but an overlap this size would pad every tile by gigabytes.
+MAX_SIDE = 16384
+# CPU threads of the largest machines, and training iterations (the released recipe runs 4e5):
+# shared by the command line and the training config so both refuse the same typos.
+MAX_THREADS = 1024
+MAX_ITERATIONS = 100_000_000
 
 _INTEGER = re.compile(r"[+-]?[0-9]+")  # ASCII digits only: str.isdigit() also takes "²", which int() refuses
 
@@ -108,12 +118,12 @@ def check_setting(key: str, value: Any, where: str) -> Any:
     if key == "tile":
         if isinstance(value, str) and value.strip().lower() == "auto":
             return "auto"
-        if not _is_int(value) or value < 0:  # a tile larger than the frame is the whole frame
-            raise bad('0 (whole frame), a tile side in pixels (> 0), or "auto"')
+        if not _is_int(value) or value < 0 or value > MAX_SIDE:  # a tile larger than the frame is the whole frame
+            raise bad(f'0 (whole frame), a tile side in pixels (1 to {MAX_SIDE}), or "auto"')
         return value
     if key == "overlap":
-        if not _is_int(value) or value < 0:
-            raise bad("an integer number of pixels >= 0")
+        if not _is_int(value) or value < 0 or value > MAX_SIDE:
+            raise bad(f"an integer number of pixels >= 0 and <= {MAX_SIDE}")
         return value
     if key == "batch":
         if not _is_int(value) or value < 1 or value > MAX_BATCH:
@@ -132,8 +142,16 @@ def check_bool(value: Any, where: str, name: str = "compile") -> bool:
     return value
 
 
+def check_text(value: object, name: str) -> None:
+    """A PresetError naming option ``name`` when ``value`` is an empty or whitespace-only
+    string: an unset shell variable or ``-a weights=`` must not silently mean the default."""
+    if isinstance(value, str) and not value.strip():
+        raise PresetError(f"{name}: empty value; leave the option out for its default")
+
+
 def check_backend(value: object, where: str = "") -> str:
     """``value`` as a backend name, or a PresetError naming the choices."""
+    check_text(value, "backend")
     if not isinstance(value, str) or value.strip().lower() not in BACKENDS:
         raise PresetError(f"backend {value!r} is unknown; choose one of {', '.join(BACKENDS)}")
     return value.strip().lower()
@@ -158,10 +176,10 @@ ENGINE_OPTIONS: tuple[Option, ...] = (
            "the default) or a preset YAML file (FILE.yaml:PROFILE picks a profile)", kind="path", metavar="NAME|FILE"),
     Option("stages", "int | None", "stages to run: 3 is the paper's output, 2 and 1 stop early (faster)",
            choices=STAGES, check=_setting("stages")),
-    Option("tile", "int | str | None", "tile side in pixels, 0 = whole frame, auto = the whole frame when it fits "
+    Option("tile", "int | str | None", f"tile side in pixels (at most {MAX_SIDE}), 0 = whole frame, auto = the whole frame when it fits "
            "the device's memory, else the largest tile that does", words=("auto",), metavar="N|auto",
            check=_setting("tile")),
-    Option("overlap", "int | None", "pixels shared by neighbouring tiles, blended (>= 0)",
+    Option("overlap", "int | None", f"pixels shared by neighbouring tiles, blended (0 to {MAX_SIDE})",
            check=_setting("overlap")),
     Option("batch", "int | None", f"frames (or tiles) per forward pass (1 to {MAX_BATCH})", check=_setting("batch")),
     Option("precision", "str | None", "compute precision: auto = fp16 on CUDA (falling back to bf16/fp32 on "
@@ -170,7 +188,8 @@ ENGINE_OPTIONS: tuple[Option, ...] = (
            words=("*",), metavar="DEVICE"),
     Option("compile", "bool", "run the model through torch.compile", kind="flag", default=False, check=check_bool),
     Option("local_stats", "int | None", "channel attention over windows sized for N x N training crops (TLC), "
-           "0 = off; default: what the checkpoint records (shipped deblur: 96)", check=_check_local_stats),
+           f"0 = off, else a multiple of 8 from 16 to {MAX_LOCAL_STATS}; default: what the checkpoint records "
+           "(shipped deblur: 96)", check=_check_local_stats),
     Option("backend", "str", BACKEND_HELP, kind="text", default="torch", metavar="NAME", choices=BACKENDS,
            check=check_backend),
 )

@@ -25,7 +25,7 @@ from . import autotile, convert
 from .backends import Backend, ModelSource, check_backend, make_backend
 from .backends.torch_eager import OOM_ERRORS
 from .devices import DeviceSpec, resolve_device
-from .options import check_bool, describe
+from .options import check_bool, check_text, describe
 from .padding import crop, pad_to_multiple
 from .precision import NAMES, fallback_dtype, initial_dtype
 from .tiling import MIN_SPLIT, Tile, plan, round_tile
@@ -59,6 +59,9 @@ class Restorer:
         local_stats: int | None = None,
         backend: str = "torch",
     ) -> None:
+        for name, value in (("backend", backend), ("weights", weights), ("preset", preset), ("device", device), ("precision", precision),
+                            ("tile", tile), ("task", task)):
+            check_text(value, name)  # "" is a mistake (an unset variable), not "the default"
         backend = check_backend(backend)
         self.task = check_task(task) if task is not None else None
         self.local_stats = check_local_stats(local_stats)

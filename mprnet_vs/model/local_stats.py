@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import torch
 
+from ..engine.options import MAX_LOCAL_STATS
 from .blocks import ChannelAttention
 from .mprnet import SIZE_MULTIPLE, MPRNet
 
@@ -25,8 +26,9 @@ def patch_problem(patch: object) -> str | None:
     """Why ``patch`` cannot be a training crop to size windows for ("must be ..."), or None."""
     if isinstance(patch, bool) or not isinstance(patch, int):
         return "must be a whole number of pixels"
-    if patch < 2 * SIZE_MULTIPLE or patch % SIZE_MULTIPLE:
-        return f"must be a multiple of {SIZE_MULTIPLE} of at least {2 * SIZE_MULTIPLE} (a training crop)"
+    if patch < 2 * SIZE_MULTIPLE or patch % SIZE_MULTIPLE or patch > MAX_LOCAL_STATS:
+        return (f"must be a multiple of {SIZE_MULTIPLE} from {2 * SIZE_MULTIPLE} to {MAX_LOCAL_STATS} "
+                "(a training crop; larger ones cost gigabytes)")
     return None
 
 

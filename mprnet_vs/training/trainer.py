@@ -26,6 +26,7 @@ import yaml
 
 from ..errors import InputError, PresetError, first_line
 from ..engine.devices import resolve_device
+from ..engine.options import MAX_BATCH, MAX_ITERATIONS, MAX_LOCAL_STATS, MAX_THREADS
 from ..model import MPRNet, MPRNetConfig, use_local_statistics
 from ..model.local_stats import patch_problem
 from ..safe_output import atomic_output
@@ -39,6 +40,9 @@ LAST = "last.pth"
 # The lowest value of each numeric setting (lr must be above 0; threads 0 = torch's default).
 _LOWEST = {"lr": 0.0, "min_lr": 0.0, "checkpoint_minutes": 0.0, "batch": 1, "iterations": 1, "warmup": 0, "seed": 0,
            "threads": 0, "workers": 0, "log_every": 1}
+# The highest: a typo (patch 2560, batch 1600) must fail before it allocates gigabytes.
+_HIGHEST = {"patch": MAX_LOCAL_STATS, "batch": MAX_BATCH, "iterations": MAX_ITERATIONS, "warmup": MAX_ITERATIONS,
+            "threads": MAX_THREADS, "workers": 256}
 TRAIN_PRECISIONS = ("fp32", "bf16")  # fp16 would need loss scaling; bf16 has fp32's range
 
 
@@ -164,6 +168,9 @@ def load_config(path: str | Path, **overrides: Any) -> TrainConfig:
     for key, low in _LOWEST.items():  # NaN fails too
         if not (values[key] >= low and values[key] < math.inf) or (key == "lr" and values[key] == 0):
             raise PresetError(f"{path}: {key} must be {'> 0' if key == 'lr' else f'>= {low}'}, got {values[key]}")
+    for key, high in _HIGHEST.items():
+        if values[key] > high:
+            raise PresetError(f"{path}: {key} must be <= {high}, got {values[key]}")
     values["precision"] = str(values.get("precision") or "fp32").lower()
     if values["precision"] not in TRAIN_PRECISIONS:
         raise PresetError(f"{path}: precision must be one of {', '.join(TRAIN_PRECISIONS)}, got {values['precision']!r}")

@@ -118,6 +118,17 @@ def _int_prop(props: vs.FrameProps, key: str, allowed: Collection[int], name: st
     return int(value)
 
 
+def _check_fields(clip: vs.VideoNode, props: vs.FrameProps, name: str) -> None:
+    """Interlaced 4:2:0 is converted field by field: each field has height / 2 lines and
+    height / 4 chroma lines, so the height must divide by 4. Said here with the reason; resize
+    would only refuse the odd chroma line count later."""
+    field_based = props.get("_FieldBased")
+    if field_based in (1, 2) and clip.format.subsampling_h == 1 and clip.height % 4:
+        raise vs.Error(f"{name}: a field-based (interlaced, _FieldBased={field_based}) 4:2:0 clip needs a height "
+                       f"divisible by 4 (each field holds half the lines, its chroma half of those); got height "
+                       f"{clip.height}: crop or pad it, or set _FieldBased=0 if the clip is progressive")
+
+
 def color_info(clip: vs.VideoNode, matrix: int | None, name: str) -> ColorInfo:
     """Read matrix, range and chroma location from the clip's first frame (none is needed for
     RGBS/RGBH, which go to the engine as they are). A property of the wrong type or out of
@@ -130,6 +141,7 @@ def color_info(clip: vs.VideoNode, matrix: int | None, name: str) -> ColorInfo:
     except vs.Error as exc:
         raise vs.Error(f"{name}: could not read the first frame to learn its colour properties ({exc})") from None
     fix = "; correct or remove the frame property"
+    _check_fields(clip, props, name)
     tagged_range = _int_prop(props, "_Range", (0, 1), name, f"0 (limited) or 1 (full){fix}")
     # untagged: RGB is full range, YUV limited ("TV") range
     full_range = is_rgb if tagged_range is None else tagged_range == int(vs.RANGE_FULL)

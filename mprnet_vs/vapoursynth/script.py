@@ -140,6 +140,9 @@ def script_main(task: str, scope: Mapping[str, Any]) -> vs.VideoNode:
     except vs.Error as exc:
         raise vs.Error(f"{name}: src={src}: cannot be read: {source_problem(src) or exc}") from None
     check_complete(clip, src, name)
+    if "_Alpha" in clip.get_frame(0).props:  # a log message: vspipe prints it on stderr, never in the video
+        vs.core.log_message(vs.MESSAGE_TYPE_WARNING, f"{name}: src={given}: the source's alpha plane is dropped "
+                            "(not restored and not written: y4m holds no alpha)")
     out = _for_y4m(FILTERS[task](clip, **options), name)
     out.set_output()
     return out

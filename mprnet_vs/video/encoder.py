@@ -37,6 +37,22 @@ RATE_CONTROL_OPTIONS = frozenset({"crf", "qp", "b", "lossless", "global_quality"
 RATE_CONTROL_PARAMS = frozenset({"crf", "qp", "bitrate", "lossless", "tbr", "rc"})
 # Encoders where crf with a bitrate is one mode (constrained quality), not a clash.
 CRF_WITH_BITRATE_CAP = frozenset({"libvpx", "libvpx-vp9", "libaom-av1"})
+# crf ranges of encoders whose AVOption declares none (x264 and x265 take a float up to FLT_MAX
+# and clamp it silently); the others (VP8/VP9 0-63, SVT-AV1 0-63, ...) are read from the encoder.
+CRF_RANGES = {"libx264": (0, 51), "libx264rgb": (0, 51), "libx265": (0, 51)}
+CRF_HELP = "x264/x265 0-51, VP8/VP9/AV1 0-63; lossless encoders such as ffv1 have none"
+
+
+def crf_range(codec: str) -> tuple[float, float] | None:
+    """The crf values ``codec`` takes, or None when it has no crf setting."""
+    if codec in CRF_RANGES:
+        return CRF_RANGES[codec]
+    options = av.CodecContext.create(codec, "w").supported_options
+    crf = next((o for o in (*options.generic, *options.private) if o.name == "crf"), None)
+    if crf is None:
+        return None
+    low, high = max(0.0, float(getattr(crf, "min", 0.0))), float(getattr(crf, "max", float("inf")))
+    return low, high
 
 
 @dataclass
@@ -84,6 +100,9 @@ def encoder_options(options: VideoOptions) -> dict[str, str]:
     if options.crf is not None:
         if "crf" not in names:
             raise UsageError(f"encoder {options.codec} has no crf setting; use --encoder-opt for its quality options")
+        low, high = crf_range(options.codec) or (0, float("inf"))
+        if not low <= options.crf <= high:
+            raise UsageError(f"--crf {options.crf}: encoder {options.codec} takes crf {low:g} to {high:g}")
         capped = options.codec in CRF_WITH_BITRATE_CAP
         clash = [c for c in chosen if not (capped and c.partition("=")[0] in ("b", "maxrate"))]
         if clash:

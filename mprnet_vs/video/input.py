@@ -80,16 +80,17 @@ def open_input(path: Path) -> av.container.InputContainer:
 
 
 def main_video_stream(container: av.container.InputContainer, path: Path) -> av.video.stream.VideoStream:
-    """The first video stream that is not cover art; InputError for audio-only files and for a
-    stream whose codec this FFmpeg cannot decode (PyAV gives such a stream no codec context)."""
+    """The first video stream that is not cover art and that FFmpeg can decode; InputError for
+    audio-only files and for video no decoder reads (instead of a library error later)."""
     streams = [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
     if not streams:
         kinds = sorted({s.type for s in container.streams})
         raise InputError(f"{path}: no video stream (found {', '.join(kinds) or 'no streams'})")
-    if streams[0].codec_context is None:
-        raise InputError(f"{path}: video stream #{streams[0].index} uses a codec this FFmpeg build has no decoder for "
-                         "(unknown or unsupported codec id / fourcc); convert it with a player or encoder that can read it")
-    return streams[0]
+    decodable = [s for s in streams if s.codec_context is not None]  # PyAV gives no context without a decoder
+    if not decodable:
+        raise InputError(f"{path}: no decoder for the video codec of stream #{streams[0].index} (a codec id or fourcc this "
+                         "FFmpeg does not know, or one it was built without)")
+    return decodable[0]
 
 
 def frame_step(stream: av.video.stream.VideoStream) -> int:
