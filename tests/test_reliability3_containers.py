@@ -250,3 +250,29 @@ def test_mpeg_muxers_that_move_the_whole_file_keep_sync_and_say_so(tmp_path: Pat
         audio = written.streams.audio[0]
         moved_audio = audio.start_time * Fraction(audio.time_base)
     assert abs(moved_video - moved_audio) < Fraction(1, 25), (float(moved_video), float(moved_audio))
+
+
+def test_subtitle_titles_languages_and_an_empty_subtitle_track(tmp_path: Path, restorer: Restorer) -> None:
+    srt = tmp_path / "subs.srt"
+    srt.write_text("1\n00:00:00,000 --> 00:00:00,080\nBonjour\n", encoding="utf-8")
+    video = source(tmp_path / "v.mkv")
+    clip = tmp_path / "with_subs.mkv"
+    with av.open(str(video)) as vin, av.open(str(srt)) as sin, av.open(str(clip), "w") as out:
+        picture = out.add_stream_from_template(vin.streams.video[0])
+        text = out.add_stream_from_template(sin.streams.subtitles[0])
+        text.metadata.update({"title": "Sous-titres", "language": "fra"})
+        empty = out.add_stream_from_template(sin.streams.subtitles[0])
+        empty.metadata.update({"title": "Forced", "language": "eng"})
+        for container, target in ((vin, picture), (sin, text)):
+            for packet in container.demux():
+                if packet.size:
+                    packet.stream = target
+                    out.mux(packet)
+    report = restore_video(clip, tmp_path / "out.mkv", restorer)
+    assert report.copied == ["subtitle #1 (srt, fra)", "subtitle #2 (srt, eng)"], report.copied
+    assert not [n for n in report.notes if "not stored" in n], report.notes
+    with av.open(str(tmp_path / "out.mkv")) as written:
+        tags = [(track_title(dict(s.metadata)), s.metadata.get("language")) for s in written.streams.subtitles]
+    assert tags == [("Sous-titres", "fra"), ("Forced", "eng")]
+    report = restore_video(clip, tmp_path / "out.mp4", restorer)
+    assert not report.copied and len(report.not_copied) == 2, report.not_copied
