@@ -45,7 +45,7 @@ def test_demo_command_prints_psnr(tmp_path, tiny_weights, capsys):
 
 @pytest.mark.parametrize("words, message", [
     (["--size", "abc"], "argument --size: 'abc': expected WIDTHxHEIGHT"),  # before: a ValueError traceback
-    (["--size", "0x0"], "argument --size: '0x0': width and height must be at least 16 pixels"),  # an OpenCV traceback
+    (["--size", "0x0"], "argument --size: '0x0': width and height must be 16 to 16384 pixels"),  # an OpenCV traceback
     (["--frames", "-3"], "argument --frames: must be >= 1"),  # 'degraded.mkv: not found' after loading the model
     (["--seed", "-1"], "argument --seed: must be >= 0"),
 ])

@@ -123,7 +123,7 @@ def test_command_line_option(tmp_path, tiny_weights, capsys):
     on = capsys.readouterr().out
     assert off != on  # the restored image, so its scores, changed
     assert main(base + ["--local-stats", "-8"]) == 2
-    assert "--local-stats: must be >= 0" in capsys.readouterr().err
+    assert "--local-stats: local_stats must be a multiple of 8 from 16 to 1024" in capsys.readouterr().err
 
 
 def test_training_from_a_marked_checkpoint_uses_global_pooling(tmp_path):

@@ -90,6 +90,8 @@ def test_absurd_restore_values_are_usage_errors_before_any_work(video: Path, tmp
     (["export", "-o", "x.onnx", "--opset", "99"], "--opset"),
     (["evaluate", "--task", "deblur", "--seed", "99999999999"], "--seed: must be >= 0 and <= 4294967295"),
     (["evaluate", "--task", "deblur", "--local-stats", "9600"], "from 16 to 1024"),
+    (["demo", "--frames", "1000000"], "--frames: must be >= 1 and <= 10000"),
+    (["demo", "--size", "99999x99999"], "width and height must be 16 to 16384 pixels"),
 ])
 def test_absurd_values_of_every_command_are_usage_errors(command: list[str], says: str, capsys) -> None:
     code, err = cli(*command, capsys=capsys)

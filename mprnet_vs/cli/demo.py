@@ -10,7 +10,7 @@ from ..demo import run_demo
 from ..tasks import TASKS, get as get_task
 from ..engine import Restorer
 from ..engine.options import STAGES
-from . import at_least, frame_size
+from . import MAX_REPEATS, at_least, frame_size
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -18,10 +18,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", type=Path, default=Path("mprnet-demo"), help="folder for the clips and PNG")
     parser.add_argument("--weights", help="checkpoint (default: published if found, else the shipped model)")
     parser.add_argument("--stages", type=int, choices=STAGES)
-    parser.add_argument("--frames", type=at_least(1), default=24)
-    parser.add_argument("--size", type=frame_size(16), default=(320, 240), metavar="WIDTHxHEIGHT", help="size of the clip (default 320x240)")
+    parser.add_argument("--frames", type=at_least(1, maximum=MAX_REPEATS), default=24,
+                        help=f"frames of the clip, 1 to {MAX_REPEATS} (default 24)")
+    parser.add_argument("--size", type=frame_size(16), default=(320, 240), metavar="WIDTHxHEIGHT", help="size of the clip, 16 to 16384 a side (default 320x240)")
     parser.add_argument("--device")
-    parser.add_argument("--seed", type=at_least(0), default=0)
+    parser.add_argument("--seed", type=at_least(0, maximum=2**32 - 1), default=0, help="0 to 4294967295 (default 0)")
 
 
 def run(args: argparse.Namespace) -> int:
