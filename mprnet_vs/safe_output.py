@@ -189,7 +189,7 @@ def _claim(target: Path, replace: bool) -> tuple[Path, int]:
     return temp, fd
 
 
-def _place_new(temp: Path, target: Path) -> None:
+def place_new(temp: Path, target: Path) -> None:
     """Move ``temp`` to ``target`` only if nothing is there: a hard link fails on an existing
     name atomically. File systems without hard links get a check, then the rename."""
     try:
@@ -230,7 +230,7 @@ def atomic_output(target: Path, replace: bool = True) -> Iterator[Path]:
         if replace:
             os.replace(temp, target)
         else:
-            _place_new(temp, target)
+            place_new(temp, target)
     except BaseException:
         with contextlib.suppress(OSError):
             temp.unlink()

@@ -302,3 +302,25 @@ def test_a_thread_writing_the_same_output_is_not_clobbered(tmp_path: Path) -> No
     release.set()
     writer.join()
     assert target.read_text() == "first" and _hidden(tmp_path) == []
+
+
+def test_ray_results_never_replace_a_file_that_appeared_unless_overwrite(tmp_path: Path) -> None:
+    """The Ray driver moves a finished result (a worker's whole-file output) into place with the
+    same rule as a local run: without --overwrite a file found at the target is left alone."""
+    from mprnet_vs.cluster.driver import _move
+    from mprnet_vs.safe_output import OutputAppeared
+
+    target = tmp_path / "out.mkv"
+    target.write_bytes(b"the user's file")
+    result = tmp_path / "result.mkv"
+    result.write_bytes(b"restored")
+    with pytest.raises(OutputAppeared, match="a file appeared there while restoring"):
+        _move(result, target, replace=False)
+    assert target.read_bytes() == b"the user's file" and not result.exists()
+    result.write_bytes(b"restored")
+    _move(result, target, replace=True)
+    assert target.read_bytes() == b"restored" and not result.exists()
+    fresh = tmp_path / "fresh.mkv"
+    result.write_bytes(b"restored")
+    _move(result, fresh, replace=False)
+    assert fresh.read_bytes() == b"restored" and not result.exists()

@@ -24,7 +24,7 @@ from typing import Any
 from ..errors import InputError, MprnetError, UsageError
 from ..jobs import failure_reason, make_folders, remove_empty, settle
 from ..progress import Progress
-from ..safe_output import atomic_output
+from ..safe_output import OutputAppeared, atomic_output, place_new
 from ..video import VideoReport, estimate_frames
 from .actors import Done, Work, engine_spec, start_workers
 from .connection import TRANSFERS, ClusterOptions, connect, import_ray, pool_size
@@ -290,7 +290,7 @@ class ClusterRun:
             else:
                 (name,) = run.reports
                 report = run.reports[name] or _probe(job.source, job.target, run.folder.whole(job.target.suffix), job.kind)
-                _move(run.folder.whole(job.target.suffix), job.target)
+                _move(run.folder.whole(job.target.suffix), job.target, replace=self.runner.args.overwrite)
                 report.output = job.target
         except Exception as exc:  # noqa: BLE001 - one bad file must not stop the others
             remove_empty(created)
@@ -316,7 +316,7 @@ class ClusterRun:
         report = _probe(job.source, job.target, pieces[0], "video") if not done else done[0]
         report.output = job.target
         report.copied, report.not_copied = [], []
-        with atomic_output(job.target) as temp:
+        with atomic_output(job.target, replace=self.runner.args.overwrite) as temp:
             report.frames = join_segments(job.source, pieces, temp, job.target, report.copied, report.not_copied)
         report.notes = list(dict.fromkeys(n for r in done for n in r.notes))
         reused = f", {run.reused} restored by an earlier run" if run.reused else ""
@@ -350,12 +350,21 @@ class ClusterRun:
         self.actors = []
 
 
-def _move(result: Path, target: Path) -> None:
-    """Put a finished result in place: a rename on the same file system, else an atomic copy."""
+def _move(result: Path, target: Path, replace: bool) -> None:
+    """Put a finished result in place: a rename on the same file system, else an atomic copy.
+    ``replace`` False (no --overwrite): a file that appeared at ``target`` meanwhile is never
+    replaced (OutputAppeared), as in a local run."""
     try:
-        os.replace(result, target)
+        if replace:
+            os.replace(result, target)
+        else:
+            place_new(result, target)
+        return
+    except OutputAppeared:
+        result.unlink()
+        raise
     except OSError:
-        with atomic_output(target) as temp:
+        with atomic_output(target, replace=replace) as temp:
             temp.write_bytes(result.read_bytes())
         result.unlink()
 
