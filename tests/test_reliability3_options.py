@@ -177,6 +177,15 @@ def test_empty_input_and_codec_as_a_real_process(video: Path, tmp_path: Path) ->
     assert result.returncode == 2 and "argument INPUT: empty value" in result.stderr, result.stderr
 
 
+@pytest.mark.parametrize("name", ["codec", "pix_fmt"])
+def test_empty_codec_or_pixel_format_from_python(tmp_path: Path, name: str) -> None:
+    from mprnet_vs.errors import UsageError
+    from mprnet_vs.video import VideoOptions, check_settings
+
+    with pytest.raises(UsageError, match=f"^{name}: empty value"):
+        check_settings(VideoOptions(**{name: " "}), [tmp_path / "out.mp4"])
+
+
 def test_unknown_codec_is_a_usage_error(video: Path, tmp_path: Path, tiny_weights: Path, capsys) -> None:
     code, err = cli("restore", video, "-o", tmp_path / "out.mp4", "--weights", tiny_weights, "--codec", "nosuch", capsys=capsys)
     assert code == 2 and err == ["mprnet-vs: error: unknown video encoder 'nosuch' (see `ffmpeg -encoders` for names)"]
