@@ -176,7 +176,7 @@ def _bad_files(tmp: Path, tiny: Path) -> dict[str, tuple[dict, str]]:
         "weights_that_would_run_code": ({"weights": tmp / "evil.pth"}, "evil.pth: refused, loading it would execute code"),
         "weights_truncated": ({"weights": tmp / "cut.pth"}, "cut.pth: truncated or not a PyTorch checkpoint"),
         "weights_folder": ({"weights": tmp}, "not a file"),
-        "weights_empty_path": ({"weights": ""}, "weights: empty path"),
+        "weights_empty_path": ({"weights": ""}, "weights: empty value"),
         "preset_wrong_types": ({"preset": str(tmp / "types.yaml")}, "stages = 'two' is not allowed"),
         "preset_unknown_keys": ({"preset": str(tmp / "keys.yaml")}, "unknown key 'speed'"),
         "preset_not_a_mapping": ({"preset": str(tmp / "list.yaml")}, "list.yaml: must be a mapping"),

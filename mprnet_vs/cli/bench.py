@@ -13,7 +13,7 @@ import torch
 
 from .. import weights as weights_mod
 from ..engine import Restorer
-from ..engine.options import MAX_BATCH, MAX_SIDE, PRECISIONS, STAGES
+from ..engine.options import MAX_BATCH, PRECISIONS, STAGES
 from ..engine.backends import BACKENDS
 from ..engine.devices import device_name
 from ..model import MPRNet
@@ -40,9 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--resolution", nargs="+", default=["720p"], type=_resolution,
         help=f"{', '.join(RESOLUTIONS)} or WIDTHxHEIGHT",
     )
-    parser.add_argument("--tile", type=at_least(0, maximum=MAX_SIDE), nargs="+", default=[0],
-                        help=f"tile sizes to time (0 = whole frame, at most {MAX_SIDE}; 4k uses {DEFAULT_4K_TILE} when 0)")
-    parser.add_argument("--overlap", type=at_least(0, maximum=MAX_SIDE), default=32, help=f"0 to {MAX_SIDE} (default 32)")
+    parser.add_argument("--tile", type=at_least(0), nargs="+", default=[0],
+                        help=f"tile sizes to time (0 = whole frame; 4k uses {DEFAULT_4K_TILE} when 0)")
+    parser.add_argument("--overlap", type=at_least(0), default=32)
     parser.add_argument("--device", default=None)
     parser.add_argument("--compile", action="store_true", help="torch.compile the model")
     parser.add_argument(

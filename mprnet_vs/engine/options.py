@@ -37,8 +37,8 @@ MAX_BATCH = 256
 # Training crop the TLC windows are sized for. Real crops are 128-512 px; a typo (9600 for 96)
 # would make the first forward pass allocate gigabytes before any frame is read.
 MAX_LOCAL_STATS = 1024
-# Tile and overlap sides: far above any frame (16K video is 15360 px wide); a larger tile is the
-# whole frame anyway, but an overlap this size would pad every tile by gigabytes.
+# A frame side (bench sizes, export --static): far above any frame (16K video is 15360 px wide).
+# Tile and overlap need none: a tile larger than the frame is the whole frame, at no cost.
 MAX_SIDE = 16384
 # CPU threads of the largest machines, and training iterations (the released recipe runs 4e5):
 # shared by the command line and the training config so both refuse the same typos.
@@ -118,12 +118,12 @@ def check_setting(key: str, value: Any, where: str) -> Any:
     if key == "tile":
         if isinstance(value, str) and value.strip().lower() == "auto":
             return "auto"
-        if not _is_int(value) or value < 0 or value > MAX_SIDE:  # a tile larger than the frame is the whole frame
-            raise bad(f'0 (whole frame), a tile side in pixels (1 to {MAX_SIDE}), or "auto"')
+        if not _is_int(value) or value < 0:  # a tile larger than the frame is the whole frame
+            raise bad('0 (whole frame), a tile side in pixels (> 0), or "auto"')
         return value
     if key == "overlap":
-        if not _is_int(value) or value < 0 or value > MAX_SIDE:
-            raise bad(f"an integer number of pixels >= 0 and <= {MAX_SIDE}")
+        if not _is_int(value) or value < 0:
+            raise bad("an integer number of pixels >= 0")
         return value
     if key == "batch":
         if not _is_int(value) or value < 1 or value > MAX_BATCH:
@@ -176,10 +176,10 @@ ENGINE_OPTIONS: tuple[Option, ...] = (
            "the default) or a preset YAML file (FILE.yaml:PROFILE picks a profile)", kind="path", metavar="NAME|FILE"),
     Option("stages", "int | None", "stages to run: 3 is the paper's output, 2 and 1 stop early (faster)",
            choices=STAGES, check=_setting("stages")),
-    Option("tile", "int | str | None", f"tile side in pixels (at most {MAX_SIDE}), 0 = whole frame, auto = the whole frame when it fits "
+    Option("tile", "int | str | None", "tile side in pixels (larger than the frame: the whole frame), 0 = whole frame, auto = the whole frame when it fits "
            "the device's memory, else the largest tile that does", words=("auto",), metavar="N|auto",
            check=_setting("tile")),
-    Option("overlap", "int | None", f"pixels shared by neighbouring tiles, blended (0 to {MAX_SIDE})",
+    Option("overlap", "int | None", "pixels shared by neighbouring tiles, blended (>= 0; larger than the tile: the whole frame)",
            check=_setting("overlap")),
     Option("batch", "int | None", f"frames (or tiles) per forward pass (1 to {MAX_BATCH})", check=_setting("batch")),
     Option("precision", "str | None", "compute precision: auto = fp16 on CUDA (falling back to bf16/fp32 on "

@@ -121,6 +121,10 @@ def check_settings(options: VideoOptions, targets: Iterable[Path] = ()) -> None:
     for each output container among ``targets`` the codec it gets (``options.codec`` or the
     container's default) must fit in it, and the encoder must open with the format asked for,
     or the one an 8-bit 4:2:0 source would get."""
+    for name in ("codec", "pix_fmt"):  # "" from a caller in Python: a mistake, not the default
+        value = getattr(options, name)
+        if isinstance(value, str) and not value.strip():
+            raise UsageError(f"{name}: empty value; leave it out (None) for the default")
     targets = [Path(t) for t in targets]
     formats = {name for name in (output_format(t.suffix) for t in targets) if name}
     pairs = sorted({(options.codec or codec_for(name), name) for name in formats}) or [(options.codec or DEFAULT_CODEC, "")]
