@@ -21,11 +21,9 @@ __all__ = [
     "denoise",
 ]
 
-# Heavier front ends load on first use, so `import mprnet_vs` stays cheap and needs no
-# VapourSynth core until a filter is asked for.
-# Imported on first use: ``import mprnet_vs`` (and so the command line's start) stays quick
-# and torch-free until something needs the model, and Ctrl-C during start-up finds the
-# command's own signal handling already in place.
+# Everything heavier than the error types loads on first use, so `import mprnet_vs` (and so the
+# command line's start) stays quick, torch-free and needs no VapourSynth core until a model or
+# a filter is asked for; Ctrl-C during start-up then finds the command's signal handling in place.
 _LAZY = {
     "load_model": ("mprnet_vs.weights", "load_model"),
     "Restorer": ("mprnet_vs.engine", "Restorer"),

@@ -192,18 +192,27 @@ def _claim(target: Path, replace: bool) -> tuple[Path, int]:
 def place_new(temp: Path, target: Path) -> None:
     """Move ``temp`` to ``target`` only if nothing is there: a hard link fails on an existing
     name atomically. File systems without hard links get a check, then the rename."""
+    appeared = OutputAppeared(f"{target}: a file appeared there while restoring; it was left alone "
+                              "and the restored output discarded")
     try:
         os.link(temp, target)
     except FileExistsError:
-        raise OutputAppeared(f"{target}: a file appeared there while restoring; it was left alone "
-                             "and the restored output discarded") from None
+        raise appeared from None
     except OSError:  # no hard links here (FAT, some network file systems)
         if os.path.lexists(target):
-            raise OutputAppeared(f"{target}: a file appeared there while restoring; it was left alone "
-                                 "and the restored output discarded") from None
+            raise appeared from None
         os.replace(temp, target)
         return
     temp.unlink()
+
+
+def move_into_place(temp: Path, target: Path, replace: bool) -> None:
+    """The final move of a finished output: over whatever is at ``target`` (``replace``, the
+    user said --overwrite) or only onto a free name (:func:`place_new`)."""
+    if replace:
+        os.replace(temp, target)
+    else:
+        place_new(temp, target)
 
 
 @contextlib.contextmanager
@@ -227,10 +236,7 @@ def atomic_output(target: Path, replace: bool = True) -> Iterator[Path]:
         if not temp.is_file() or temp.stat().st_size == 0:
             raise InputError(f"{target}: nothing was written")
         _fsync(temp)
-        if replace:
-            os.replace(temp, target)
-        else:
-            place_new(temp, target)
+        move_into_place(temp, target, replace)
     except BaseException:
         with contextlib.suppress(OSError):
             temp.unlink()

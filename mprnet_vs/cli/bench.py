@@ -13,12 +13,12 @@ import torch
 
 from .. import weights as weights_mod
 from ..engine import Restorer
-from ..engine.options import MAX_BATCH, PRECISIONS, STAGES
+from ..engine.options import MAX_BATCH, MAX_THREADS, PRECISIONS, STAGES
 from ..engine.backends import BACKENDS
 from ..engine.devices import device_name
 from ..model import MPRNet
 from ..tasks import TASKS, get as get_task
-from . import MAX_REPEATS, MAX_THREADS, at_least, frame_size
+from . import MAX_REPEATS, at_least, frame_size
 
 DEFAULT_4K_TILE = 1024
 

@@ -26,7 +26,8 @@ from ..safe_output import OutputTaken
 from ..tasks import TASKS
 from ..video import DEFAULT_CODEC, DEFAULT_CRF, VideoOptions, check_settings, estimate_frames, restore_video
 from ..video.encoder import CRF_HELP
-from . import MAX_SEGMENT_SECONDS, MAX_THREADS, MAX_WORKERS, above, add_engine_options, at_least, engine_options
+from ..engine.options import MAX_THREADS
+from . import MAX_SEGMENT_SECONDS, MAX_WORKERS, above, add_engine_options, at_least, engine_options
 
 # --- arguments ------------------------------------------------------------------------------
 
@@ -39,12 +40,9 @@ def _key_value(text: str) -> tuple[str, str]:
 
 
 def _given_path(text: str) -> str:
-    """A path as typed, refused when it is empty or blank -- what an unset shell variable
-    gives (``-o "$OUT"``). pathlib reads "" as the current folder, so such a run would write
-    into (or with --overwrite replace files in) wherever it was started; ``.`` says that."""
-    if not text.strip():
-        raise argparse.ArgumentTypeError(f"{text!r}: empty path (an unset shell variable?); name a file or folder, "
-                                         "or . for the current folder")
+    """A path as typed, refused when one of its folder names is only spaces (``"$DIR/x.png"``
+    with DIR set to spaces). An empty or blank path (an unset shell variable, which pathlib
+    would read as the current folder) never gets here: the parser refuses every blank value."""
     blank = next((part for part in text.split(os.sep) if part and not part.strip()), None)
     if blank is not None:
         raise argparse.ArgumentTypeError(f"{text!r}: a folder name of only spaces ({blank!r}); an unset shell variable?")

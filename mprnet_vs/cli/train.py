@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from . import MAX_ITERATIONS, MAX_THREADS, above, at_least
+from ..engine.options import MAX_ITERATIONS, MAX_THREADS
+from . import above, at_least
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -24,7 +24,7 @@ from typing import Any
 from ..errors import InputError, MprnetError, UsageError
 from ..jobs import failure_reason, make_folders, remove_empty, settle
 from ..progress import Progress
-from ..safe_output import OutputAppeared, atomic_output, place_new
+from ..safe_output import OutputAppeared, atomic_output, move_into_place
 from ..video import VideoReport, estimate_frames
 from .actors import Done, Work, engine_spec, start_workers
 from .connection import TRANSFERS, ClusterOptions, connect, import_ray, pool_size
@@ -355,10 +355,7 @@ def _move(result: Path, target: Path, replace: bool) -> None:
     ``replace`` False (no --overwrite): a file that appeared at ``target`` meanwhile is never
     replaced (OutputAppeared), as in a local run."""
     try:
-        if replace:
-            os.replace(result, target)
-        else:
-            place_new(result, target)
+        move_into_place(result, target, replace)
         return
     except OutputAppeared:
         result.unlink()

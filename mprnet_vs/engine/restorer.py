@@ -59,10 +59,10 @@ class Restorer:
         local_stats: int | None = None,
         backend: str = "torch",
     ) -> None:
-        for name, value in (("backend", backend), ("weights", weights), ("preset", preset), ("device", device), ("precision", precision),
+        for name, value in (("weights", weights), ("preset", preset), ("device", device), ("precision", precision),
                             ("tile", tile), ("task", task)):
             check_text(value, name)  # "" is a mistake (an unset variable), not "the default"
-        backend = check_backend(backend)
+        backend = check_backend(backend)  # refuses a blank name itself
         self.task = check_task(task) if task is not None else None
         self.local_stats = check_local_stats(local_stats)
         settings = presets.resolve(self.task, preset).override(

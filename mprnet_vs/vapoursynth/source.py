@@ -13,7 +13,7 @@ import vapoursynth as vs
 
 from ..errors import InputError
 from ..safe_output import same_file
-from ..video.input import announced_end, announced_frames, main_video_stream, open_input
+from ..video.input import announced_frames, announced_seconds, main_video_stream, open_input
 
 
 def caller_path(text: str, name: str, key: str) -> str:
@@ -112,7 +112,8 @@ def variable_rate_but_whole(container: av.container.InputContainer, stream: av.v
     is whole but variable-rate: its video packets, read without decoding, run to the end the
     file announces, and the source filter delivered (nearly) one frame per packet. A cut file
     ends early; a damaged one decodes to fewer frames than it has packets."""
-    if not stream.time_base or not (stream.duration or container.duration):
+    announced = announced_seconds(container, stream)
+    if not stream.time_base or announced is None:
         return False
     packets, end = 0, None
     for packet in container.demux(stream):
@@ -124,11 +125,6 @@ def variable_rate_but_whole(container: av.container.InputContainer, stream: av.v
         return False
     tick = Fraction(stream.time_base)
     start = stream.start_time or 0
-    if stream.duration:
-        announced = (announced_end(container, start, stream.duration) - start) * tick
-    else:
-        first = container.start_time or 0
-        announced = Fraction(announced_end(container, first, container.duration) - first, 1_000_000)
     reached = (end - start) * tick
     slack = max(Fraction(1, 20), announced / 100)
     return reached >= announced - slack and frames >= packets - max(1, packets // 100)

@@ -122,14 +122,14 @@ def announced_end(container: av.container.InputContainer, start: int, duration: 
     return max(duration, start) if duration_is_end_time(container) else start + duration
 
 
-def announced_seconds(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> float | None:
-    """How long the video (else the file) says it lasts, in seconds, or None."""
+def announced_seconds(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> Fraction | None:
+    """How long the video (else the whole file) says it lasts, exactly, or None."""
     if stream.duration and stream.time_base:
         start = stream.start_time or 0
-        return float((announced_end(container, start, stream.duration) - start) * stream.time_base)
+        return (announced_end(container, start, stream.duration) - start) * Fraction(stream.time_base)
     if container.duration:
         start = container.start_time or 0
-        return (announced_end(container, start, container.duration) - start) / 1_000_000
+        return Fraction(announced_end(container, start, container.duration) - start, 1_000_000)
     return None
 
 
@@ -142,7 +142,7 @@ def announced_frames(container: av.container.InputContainer, stream: av.video.st
     seconds = announced_seconds(container, stream)
     if not rate or seconds is None:
         return None
-    return int(round(seconds * float(rate)))
+    return int(round(float(seconds * Fraction(rate))))
 
 
 @dataclass
