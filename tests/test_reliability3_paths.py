@@ -225,6 +225,23 @@ def test_signals_leave_nothing_and_no_traceback(tmp_path: Path, tiny_weights: Pa
     assert list(out.iterdir()) == []
 
 
+def test_a_signal_anywhere_in_the_imports_is_one_line(tmp_path: Path, tiny_weights: Path) -> None:
+    """Start-up is mostly imports of C extensions (torch, numpy, PyAV); an exception raised in
+    one's initialisation left it half-loaded ("ImportError: cannot load module more than once
+    per process", exit 1). Signals are held until the imports are done, wherever they land."""
+    source = _slow_clip(tmp_path / "clip.mkv", frames=40)
+    for delay in (0.1, 0.2, 0.35, 0.5, 0.7):
+        out = tmp_path / f"out{delay}"
+        out.mkdir()
+        process = _start(_args(source, "-o", out / "clip.mkv", weights=tiny_weights))
+        time.sleep(delay)
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=60)
+        assert process.returncode == 128 + signal.SIGTERM, (delay, err)
+        assert "Traceback" not in err and "interrupted" in err, (delay, err)
+        assert list(out.iterdir()) == []
+
+
 # --- 5. a closed stdout ------------------------------------------------------------------------
 
 

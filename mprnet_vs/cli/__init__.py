@@ -15,7 +15,7 @@ from types import ModuleType
 from typing import NoReturn
 
 from .. import __version__
-from ..engine.options import ENGINE_OPTIONS, MAX_ITERATIONS, MAX_SIDE, MAX_THREADS, Option
+from ..engine.options import ENGINE_OPTIONS, MAX_SIDE, Option
 from ..errors import MissingDependency, MprnetError, describe_os_error
 
 # name -> (module, one-line help). Each module defines add_arguments(parser) and run(args) -> int.
@@ -196,6 +196,30 @@ class Interrupted(KeyboardInterrupt):
 INTERRUPTING = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT") if hasattr(signal, name))
 
 
+class _Held:
+    """While the command's modules import (torch, numpy, PyAV: C extensions), an interrupting
+    signal is held, not raised: an exception inside a C extension's initialisation leaves it
+    half-loaded ("cannot load module more than once per process") and the run ends in an
+    ImportError traceback. It is delivered once the imports are done."""
+
+    active = False
+    pending: int | None = None
+
+
+@contextlib.contextmanager
+def _signals_held_while_importing() -> Iterator[None]:
+    """Hold the signals of :data:`INTERRUPTING` for the block (see :class:`_Held`), then
+    deliver the first one that came, if any, to the handler of :func:`_signals_interrupt`."""
+    _Held.active, _Held.pending = True, None
+    try:
+        yield
+    finally:
+        _Held.active = False
+        pending, _Held.pending = _Held.pending, None
+        if pending is not None:  # only our own handler records one, so it is still installed
+            signal.raise_signal(pending)
+
+
 @contextlib.contextmanager
 def _signals_interrupt(program: bool = False) -> Iterator[None]:
     """The signals of :data:`INTERRUPTING` raise Interrupted once; a second signal during the
@@ -211,6 +235,10 @@ def _signals_interrupt(program: bool = False) -> Iterator[None]:
     def handler(signum: int, _frame: object) -> None:
         nonlocal fired
         if fired:
+            return
+        if _Held.active:
+            if _Held.pending is None:
+                _Held.pending = signum
             return
         fired = True
         raise Interrupted(signum)
@@ -259,7 +287,8 @@ def _dispatch(argv: Sequence[str] | None) -> int:
     """Parse, run the chosen command, and map its errors to one line and an exit code."""
     words = sys.argv[1:] if argv is None else argv
     try:
-        parser = build_parser(words)
+        with _signals_held_while_importing():
+            parser = build_parser(words)
     except MissingDependency as exc:  # before parsing: --debug is looked for among the words
         if "--debug" in words:
             raise
