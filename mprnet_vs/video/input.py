@@ -17,6 +17,7 @@ import av.error
 import av.logging
 
 from ..errors import InputError, first_line
+from .pes import PackStamps
 
 MAX_CONSECUTIVE_DECODE_ERRORS = 32
 
@@ -189,9 +190,21 @@ def demux(container: av.container.InputContainer, video: av.video.stream.VideoSt
           timing: Timing | None = None) -> Iterator[tuple[str, Any]]:
     """("frame", VideoFrame) and ("packet", Packet) in file order. Damaged video packets are
     skipped (up to a limit); a demuxer error ends the file early. Both are logged, never raised.
-    ``timing`` hears of every video packet fed to the decoder and of every one it refused."""
+    ``timing`` hears of every video packet fed to the decoder and of every one it refused. In
+    an MPEG program stream each video stamp first goes to the frame the file gives it to, and
+    FFmpeg's guesses are cleared (see :mod:`.pes`): ``timing`` fills those frames in."""
     streams = [video] + [s for s in container.streams if s.index in copied]
     packets = container.demux(streams)
+    stamps = PackStamps.open(container)
+    try:
+        yield from _demux(packets, video, log, timing, stamps)
+    finally:
+        if stamps is not None:
+            stamps.close()
+
+
+def _demux(packets: Iterator[av.Packet], video: av.video.stream.VideoStream, log: DecodeLog, timing: Timing | None,
+           stamps: PackStamps | None) -> Iterator[tuple[str, Any]]:
     consecutive = 0
     while True:
         try:
@@ -216,6 +229,8 @@ def demux(container: av.container.InputContainer, video: av.video.stream.VideoSt
             log.discarded += 1
         if packet.is_corrupt:
             log.damage()
+        if stamps is not None:
+            stamps.check(packet)
         if timing is not None:
             timing.fed(packet)
         try:
@@ -276,6 +291,10 @@ class Timing:
     skipped: int = 0  # frames' time the stamps jump over (gaps of whole frames)
     irregular: int = 0  # gaps that are not a whole number of frames (variable frame rate)
     first_skip: tuple[int, float] | None = None  # (frames before the first jump, its time in s)
+    # Stamps come with some frames only (an MPEG program stream stamps packs of frames, see
+    # .pes): a frame without one follows the previous frame, which is no repair.
+    sparse: bool = False
+    _last_duration: int = 0
 
     def _gap(self, pts: int) -> None:
         """Count a jump between stamps, to tell a damaged constant-rate stream by its holes."""
@@ -318,12 +337,13 @@ class Timing:
             self._gap(pts)
         self.frames += 1
         if pts is None:
-            pts = 0 if self.last_pts is None else self.last_pts + self.step
-            self.fixed += 1
+            pts = 0 if self.last_pts is None else self.last_pts + (self._last_duration or self.step)
+            self.fixed += not self.sparse
         elif self.last_pts is not None and pts <= self.last_pts:
             pts = self.last_pts + 1
             self.fixed += 1
         self.last_pts = pts
+        self._last_duration = (self._stamp(duration, frame.time_base) or 0) if self.sparse else 0
         return pts, duration
 
 
@@ -387,7 +407,10 @@ def incompleteness(
                 f"the file's content stops at {content_end - start:.2f} s after {frames} frames but it says it lasts "
                 f"{end - start:.2f} s (truncated file?)"
             )
-    if timing.skipped and not timing.irregular and video.average_rate and video.average_rate == video.base_rate:
+    # FFmpeg guesses a program stream's base rate from its 90 kHz ticks (50 for 25 fps MPEG-1 or
+    # H.264): there the rate its video bitstream states is the one to agree with.
+    stated = video.codec_context.framerate if timing.sparse else None
+    if timing.skipped and not timing.irregular and video.average_rate and video.average_rate in (video.base_rate, stated):
         after, at = timing.first_skip or (frames, 0.0)
         return (f"the video jumps over {timing.skipped} frame(s) of time after frame {after} ({at:.2f} s) although it runs at "
                 f"a constant {float(video.average_rate):g} fps (damaged file?)")

@@ -33,6 +33,7 @@ from .streams import COPIED_TYPES, add_copied_streams, copy_container_info
 from .carried import check_kept
 from .containers import DEFAULT_CODEC, codec_for, output_format
 from .encoder import DEFAULT_CRF, RateGrid, VideoOptions, add_video_stream, check_settings, encoder_options, needs_constant_rate
+from .pes import program_stream
 from .pixfmt import pick_pix_fmt
 from .threads import Pipeline, Progress
 from .timing import plan_start_shift, verify_output
@@ -133,7 +134,7 @@ def _open_source(path: Path) -> _Source:
         copyable = {s.index for s in container.streams if s.type in COPIED_TYPES}
         log = DecodeLog()
         timing = Timing(step=frame_step(video), time_base=time_base, packet_order=container.format.name in DECODE_ORDER_FORMATS,
-                        exact_step=1 / (rate * time_base))
+                        exact_step=1 / (rate * time_base), sparse=program_stream(container))
         items = demux(container, video, copyable, log, timing)
         # Decode up to the first frame now: its format and colour tags set up the encoder, and
         # a file without a single decodable frame fails before any output exists.
