@@ -164,3 +164,27 @@ def test_pes_stamps_are_read_from_the_file_as_ffmpeg_stores_them(tmp_path: Path,
     plain = plain_times(clip)
     steps = {b - a for a, b in zip(plain, plain[1:]) if a is not None and b is not None}
     assert steps != {Fraction(1, 25)}, "FFmpeg reads this file right: the matrix case tests nothing"
+
+
+@pytest.mark.parametrize(("name", "format_name", "codec", "audio"),
+                         [("dvd.vob", "vob", "mpeg2video", "ac3"), ("broadcast.ts", "mpegts", "mpeg2video", "mp2")])
+@pytest.mark.parametrize(("suffix", "out_codec"), [(".ts", "mpeg2video"), (".mkv", "mpeg1video"), (".mp4", "mpeg4")])
+def test_codecs_that_store_one_rate_write_mpeg_sources_into_any_container(tmp_path: Path, restorer: Restorer, name: str,
+                                                                         format_name: str, codec: str, audio: str,
+                                                                         suffix: str, out_codec: str) -> None:
+    """MPEG-1/2 take their frame rate from the encoder's time base ("MPEG-1/2 does not support
+    90000/1 fps") and MPEG-4 part 2 caps its denominator at 65535: a 90 kHz source into a
+    container that keeps every time (TS, MKV, MP4) was refused by the encoder. Its frames now go
+    on the 1/rate grid, as in an AVI, one frame apart, the audio beside them."""
+    clip = mpeg_source(tmp_path / name, format_name, codec, audio)
+    before, audio_start = starts_and_times(clip)
+    out = tmp_path / f"out{suffix}"
+    report = restore_video(clip, out, restorer, VideoOptions(codec=out_codec))
+    assert report.frames == FRAMES and report.incomplete is None, report.incomplete
+    assert not [n for n in report.notes if "not evenly spaced" in n or "shifted" in n], report.notes
+    after, out_audio = starts_and_times(out)
+    assert len(after) == FRAMES and {b - a for a, b in zip(after, after[1:])} == {Fraction(1, 25)}
+    moved = any("moved every stream" in n for n in report.notes)
+    assert moved or abs(after[0] - before[0]) <= Fraction(1, 50), (float(after[0]), float(before[0]))
+    assert out_audio is not None and audio_start is not None
+    assert abs((out_audio - after[0]) - (audio_start - before[0])) <= Fraction(1, 25), (float(out_audio), float(after[0]))

@@ -2,7 +2,7 @@
 caller's thread, encode in another, with bounded queues so memory stays flat on long videos.
 
 What is kept from the source: every frame and its timestamp (VFR stays VFR; a container that
-stores one rate, such as AVI or Y4M, gets the average rate's grid), the frame rate,
+stores one rate, such as AVI or Y4M, or a codec that does, such as MPEG-2, gets the average rate's grid), the frame rate,
 colour range / matrix / primaries / transfer (and they drive the YUV <-> RGB maths), bit depth
 and chroma layout where the encoder can store them, rotation, sample aspect ratio, chapters,
 metadata, and every audio and subtitle stream the output container can hold (copied packet
@@ -35,6 +35,7 @@ from .containers import DEFAULT_CODEC, codec_for, output_format
 from .encoder import DEFAULT_CRF, RateGrid, VideoOptions, add_video_stream, check_settings, encoder_options, needs_constant_rate
 from .pes import program_stream
 from .pixfmt import pick_pix_fmt
+from .probe import takes_time_base
 from .threads import Pipeline, Progress
 from .timing import plan_start_shift, verify_output
 from .input import (
@@ -275,7 +276,10 @@ def _write(source: _Source, conversion: _Conversion, temp: Path, restorer: Engin
     pipeline = Pipeline(source.path, restorer, options, progress)
     timing = source.timing
     container_name = output.format.name
-    grid = RateGrid(source.rate, source.time_base) if needs_constant_rate(output.format) else None
+    one_rate = needs_constant_rate(output.format)  # the container stores one rate; or else the codec may
+    holder = f"{container_name} files store" if one_rate else f"{options.codec} video stores"
+    one_rate = one_rate or not takes_time_base(options.codec, conversion.pix_fmt, source.time_base, source.rate)
+    grid = RateGrid(source.rate, source.time_base) if one_rate else None
     out_time_base = 1 / source.rate if grid is not None else source.time_base
     try:
         video_out = add_video_stream(
@@ -285,7 +289,7 @@ def _write(source: _Source, conversion: _Conversion, temp: Path, restorer: Engin
         streams = add_copied_streams(output, source.container, source.video, report.copied, report.not_copied)
         pipeline.sources = {index: source.container.streams[index] for index in streams}
         pipeline.shift = plan_start_shift(_first_time(source.first), list(pipeline.sources.values()), container_name,
-                                          grid is not None)
+                                          needs_constant_rate(output.format))
         if pipeline.shift.note:
             report.notes.append(pipeline.shift.note)
         copy_container_info(output, source.container)
@@ -321,7 +325,7 @@ def _write(source: _Source, conversion: _Conversion, temp: Path, restorer: Engin
         report.notes.append(f"{timing.fixed} frame timestamp(s) were missing or out of order and were repaired")
     if grid is not None and grid.uneven:
         report.notes.append(
-            f"{grid.uneven} frame(s) are not evenly spaced (variable frame rate) but {container_name} files store one rate: "
+            f"{grid.uneven} frame(s) are not evenly spaced (variable frame rate) but {holder} one rate: "
             f"written at a constant {float(source.rate):.4g} fps"
         )
     report.incomplete = incompleteness(source.log, source.container, source.video, set(streams), timing, source.time_base)

@@ -27,11 +27,13 @@ def codec_named(name: str) -> av.Codec:
     return codec
 
 
-def try_encoder(codec: str, pix_fmt: str, width: int, height: int, rate: Fraction, opts: dict[str, str], full_range: bool = False) -> None:
-    """Open a throw-away encoder with these settings; the FFmpeg error if it refuses them."""
+def try_encoder(codec: str, pix_fmt: str, width: int, height: int, rate: Fraction, opts: dict[str, str], full_range: bool = False,
+                time_base: Fraction | None = None) -> None:
+    """Open a throw-away encoder with these settings (``time_base`` default 1/rate); the
+    FFmpeg error if it refuses them."""
     ctx = av.CodecContext.create(codec, "w")
     ctx.width, ctx.height, ctx.pix_fmt = width, height, pix_fmt
-    ctx.time_base = 1 / rate
+    ctx.time_base = time_base or 1 / rate
     ctx.framerate = rate
     if full_range:
         ctx.color_range = RANGE_FULL
@@ -76,3 +78,20 @@ def trial_open(codec: str, pix_fmt: str, width: int, height: int, rate: Fraction
     return full
 
 
+
+
+@lru_cache(maxsize=None)
+def takes_time_base(codec: str, pix_fmt: str, time_base: Fraction, rate: Fraction) -> bool:
+    """False when the encoder opens at 1/rate but not with ``time_base``: MPEG-1/2 take their
+    frame rate from the time base ("MPEG-1/2 does not support 90000/1 fps"), MPEG-4 part 2 caps
+    its denominator at 65535. Such a codec stores one rate, whatever the container."""
+    try:
+        try_encoder(codec, pix_fmt, 64, 48, rate, {}, full_range=pix_fmt.startswith("yuvj"), time_base=time_base)
+        return True
+    except (av.error.FFmpegError, ValueError):
+        pass
+    try:
+        try_encoder(codec, pix_fmt, 64, 48, rate, {}, full_range=pix_fmt.startswith("yuvj"))
+    except (av.error.FFmpegError, ValueError):
+        return True  # not even at 1/rate: the real open reports why
+    return False
