@@ -96,6 +96,7 @@ SOURCES = [  # name, muxer, codec, audio, start offset (seconds), B-frames
     ("dvd_ac3.vob", "vob", "mpeg2video", "ac3", None, 0),
     ("ibbp_ac3.vob", "vob", "mpeg2video", "ac3", None, 2),
     ("late.vob", "vob", "mpeg2video", "mp2", "10", 0),
+    ("wrap.vob", "vob", "mpeg2video", "ac3", str((1 << 33) / 90000 - 1), 0),  # 0.54 s preload: wraps 0.46 s in
     ("vcd.mpg", "mpeg", "mpeg1video", "mp2", None, 0),
     ("h264.mpg", "mpeg", "libx264", None, None, 0),
     ("h264.vob", "vob", "libx264", "ac3", None, 0),
