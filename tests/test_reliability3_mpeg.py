@@ -152,7 +152,8 @@ def test_mpeg_sources_keep_every_frame_at_its_time_in_every_container(tmp_path: 
 def test_time_lost_inside_a_program_stream_is_still_reported(tmp_path: Path, restorer: Restorer, name: str, format_name: str,
                                                               codec: str, lost: tuple[int, int]) -> None:
     """Frames of a pack share one stamp, so a loss inside a pack shows at the next stamp the file
-    gives: it is reported there (before, FFmpeg's 50 fps base-rate guess for MPEG-1 hid it)."""
+    gives: it is reported there, with its own count (before, the .vob's misplaced stamp added a
+    frame, and FFmpeg's 50 fps base-rate guess for MPEG-1 hid the loss)."""
     clip = mpeg_source(tmp_path / name, format_name, codec, frames=40, lost=lost)
     report = restore_video(clip, tmp_path / "out.mkv", restorer)
     assert report.frames == 40
