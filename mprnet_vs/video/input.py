@@ -133,6 +133,22 @@ def announced_seconds(container: av.container.InputContainer, stream: av.video.s
     return None
 
 
+def tagged_end(container: av.container.InputContainer, stream: av.stream.Stream) -> Fraction | None:
+    """Where a Matroska track says it ends, in seconds, or None. FFmpeg's muxer (and
+    mkvmerge's) tags every track with DURATION, the end of its last frame to the nanosecond,
+    kept near the file's start so that it survives a cut; the Segment's duration is no help
+    when another track (audio) runs on after the video's lost frames."""
+    if not {"matroska", "webm"} & set(container.format.name.split(",")):
+        return None
+    text = next((str(v) for k, v in stream.metadata.items() if k.upper() == "DURATION"), "")
+    hours, _, rest = text.partition(":")
+    minutes, _, seconds = rest.partition(":")
+    try:
+        return int(hours) * 3600 + int(minutes) * 60 + Fraction(seconds)
+    except ValueError:  # no tag, or not HH:MM:SS.fraction
+        return None
+
+
 def announced_frames(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> int | None:
     """Frames the header announces: its frame count, else its length at the nominal rate (which
     over-counts a variable-rate video whose frames last longer than the nominal one)."""
@@ -187,11 +203,12 @@ class DecodeLog:
 
 def demux(container: av.container.InputContainer, video: av.video.stream.VideoStream, copied: set[int], log: DecodeLog,
           timing: Timing | None = None) -> Iterator[tuple[str, Any]]:
-    """("frame", VideoFrame) and ("packet", Packet) in file order. Damaged video packets are
-    skipped (up to a limit); a demuxer error ends the file early. Both are logged, never raised.
+    """("frame", VideoFrame) and ("packet", Packet) of the ``copied`` streams, in file order.
+    Damaged video packets are skipped (up to a limit); a demuxer error ends the file early.
+    Both are logged, never raised. Every stream is read, copied or not: how far the content
+    goes is judged on all of them (a file whose audio cannot be copied is no less cut).
     ``timing`` hears of every video packet fed to the decoder and of every one it refused."""
-    streams = [video] + [s for s in container.streams if s.index in copied]
-    packets = container.demux(streams)
+    packets = container.demux(list(container.streams))
     consecutive = 0
     while True:
         try:
@@ -205,7 +222,8 @@ def demux(container: av.container.InputContainer, video: av.video.stream.VideoSt
         if packet.stream.index != video.index:
             if packet.size:
                 log.saw(packet)
-                yield ("packet", packet)
+                if packet.stream.index in copied:
+                    yield ("packet", packet)
             continue
         if not packet.size:
             continue  # the decoder is drained below, once
@@ -276,6 +294,7 @@ class Timing:
     skipped: int = 0  # frames' time the stamps jump over (gaps of whole frames)
     irregular: int = 0  # gaps that are not a whole number of frames (variable frame rate)
     first_skip: tuple[int, float] | None = None  # (frames before the first jump, its time in s)
+    end: int | None = None  # where the latest frame ends (its stamp plus its duration, else one step)
 
     def _gap(self, pts: int) -> None:
         """Count a jump between stamps, to tell a damaged constant-rate stream by its holes."""
@@ -324,6 +343,7 @@ class Timing:
             pts = self.last_pts + 1
             self.fixed += 1
         self.last_pts = pts
+        self.end = max(self.end or pts, pts + (duration or self.step))
         return pts, duration
 
 
@@ -346,14 +366,13 @@ def incompleteness(
     log: DecodeLog,
     container: av.container.InputContainer,
     video: av.video.stream.VideoStream,
-    copied: set[int],
     timing: Timing,
     time_base: Fraction,
 ) -> str | None:
     """Why the decoded video falls short of what the file announces (a truncated or damaged
-    file), or None. Announcements checked: frame count, the video stream's duration, and --
-    when every stream was read -- the container's duration (a length, or for END_TIME_FORMATS
-    the end timestamp)."""
+    file), or None. Announcements checked: frame count, the video stream's duration, a
+    Matroska track's DURATION tag, and the container's duration (a length, or for
+    END_TIME_FORMATS the end timestamp) against every stream :func:`demux` read."""
     problem = log.problem()
     if problem:
         return problem
@@ -374,11 +393,10 @@ def incompleteness(
             stopped = float((timing.last_pts - start) * time_base)
             lasts = float((expected_end - start) * time_base)
             return f"the video stops after {frames} frames at {stopped:.2f} s but the file says it lasts {lasts:.2f} s (truncated file?)"
-    every_stream_read = all(s.index == video.index or s.index in copied for s in container.streams)
     content_end = log.content_end
     if content_end is not None and timing.last_pts is not None:  # the last frame lasts a frame (FLV packets say nothing)
         content_end = max(content_end, float((timing.last_pts + timing.step) * time_base))
-    if every_stream_read and container.duration and content_end is not None:
+    if container.duration and content_end is not None:
         start = (container.start_time or 0) / 1_000_000
         end = announced_end(container, container.start_time or 0, container.duration) / 1_000_000
         tolerance = max(0.1, 2 * float(timing.step * time_base))
@@ -387,6 +405,14 @@ def incompleteness(
                 f"the file's content stops at {content_end - start:.2f} s after {frames} frames but it says it lasts "
                 f"{end - start:.2f} s (truncated file?)"
             )
+    # Finer than the Segment's duration, which the audio may reach while the video's last
+    # frames are lost.
+    tagged = tagged_end(container, video)
+    if tagged is not None and timing.end is not None:
+        ends = timing.end * time_base
+        if ends + max(timing.step * time_base / 2, Fraction(1, 500)) < tagged:
+            return (f"the video stops after {frames} frames at {float(ends):.3f} s but its track says it lasts until "
+                    f"{float(tagged):.3f} s (truncated file?)")
     if timing.skipped and not timing.irregular and video.average_rate and video.average_rate == video.base_rate:
         after, at = timing.first_skip or (frames, 0.0)
         return (f"the video jumps over {timing.skipped} frame(s) of time after frame {after} ({at:.2f} s) although it runs at "

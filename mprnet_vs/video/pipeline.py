@@ -323,7 +323,7 @@ def _write(source: _Source, conversion: _Conversion, temp: Path, restorer: Engin
             f"{grid.uneven} frame(s) are not evenly spaced (variable frame rate) but {container_name} files store one rate: "
             f"written at a constant {float(source.rate):.4g} fps"
         )
-    report.incomplete = incompleteness(source.log, source.container, source.video, set(streams), timing, source.time_base)
+    report.incomplete = incompleteness(source.log, source.container, source.video, timing, source.time_base)
     moved = verify_output(temp, pipeline.written, Fraction(video_out.codec_context.time_base), 1 / source.rate, target)
     if moved:
         report.notes.append(moved)
