@@ -126,7 +126,11 @@ def _open_source(path: Path) -> _Source:
     container = open_input(path)
     try:
         video = main_video_stream(container, path)
-        video.thread_type = "AUTO"
+        # Slice threads, not frame threads: a frame-threaded decoder reports a damaged frame's
+        # error only on a later call, and when that is the final drain PyAV stops there and
+        # refuses to drain again, so the good frames still inside are lost (a file cut inside
+        # its last frame lost three). Decoding is far from the model's cost either way.
+        video.thread_type = "SLICE"
         video.codec_context.thread_count = 0
         time_base = Fraction(video.time_base) if video.time_base else Fraction(1, 90000)
         rate = Fraction(video.average_rate or video.guessed_rate or video.base_rate or 25)
