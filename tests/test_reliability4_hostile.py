@@ -193,3 +193,27 @@ def test_a_cut_last_frame_costs_only_that_frame(tmp_path: Path, tiny_weights: Pa
     target.parent.mkdir()
     code, _out, err = restore(cut, target, tiny_weights, capsys)
     assert assert_loss_is_reported(cut, target, code, err) == frames_one_thread(cut) == FRAMES - 1
+
+
+# --------------------------------------------------------------------------- late starts in AVI
+
+
+@pytest.mark.parametrize(("name", "start"), [("late.ts", 3 * 3600.0), ("late.mp4", 100000.0)])
+def test_a_start_hours_late_goes_into_avi(tmp_path: Path, tiny_weights: Path, capsys, name: str, start: float) -> None:
+    """A video-only broadcast capture whose clock starts three hours in (or an MP4 at 10^5 s)
+    restored into AVI: AVI keeps a start time as dropped frames, one index entry each, and
+    FFmpeg's muxer refuses more than 60000 in a row, so a complete file failed with
+    `encoding or writing failed (Invalid argument)`. The start now moves to 0, said in a note,
+    as it already did when audio came along."""
+    source = clip(tmp_path / name, start=start, tick=Fraction(1, 90000))
+    target = tmp_path / "out" / "restored.avi"
+    target.parent.mkdir()
+    code, out, err = restore(source, target, tiny_weights, capsys)
+    assert code == 0 and not err, err
+    assert f": {FRAMES} frames " in out[0] and any("shifted by -" in line and "to start at 0" in line for line in out), out
+    with av.open(str(target)) as written:
+        stream = written.streams.video[0]
+        times = sorted(float(f.pts * f.time_base) for f in written.decode(stream))
+        assert len(times) == FRAMES and stream.frames == FRAMES  # no index entries for the hours before the first frame
+    # AVI stores decode order: H.264 with B-frames reads back one frame late (as the shift for audio does).
+    assert times[0] <= 1 / 25 + 1e-9 and times[-1] - times[0] == pytest.approx((FRAMES - 1) / 25)

@@ -288,7 +288,7 @@ def _write(source: _Source, conversion: _Conversion, temp: Path, restorer: Engin
         streams = add_copied_streams(output, source.container, source.video, report.copied, report.not_copied)
         pipeline.sources = {index: source.container.streams[index] for index in streams}
         pipeline.shift = plan_start_shift(_first_time(source.first), list(pipeline.sources.values()), container_name,
-                                          grid is not None)
+                                          source.rate if grid is not None else None)
         if pipeline.shift.note:
             report.notes.append(pipeline.shift.note)
         copy_container_info(output, source.container)
