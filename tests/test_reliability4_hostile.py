@@ -217,3 +217,31 @@ def test_a_start_hours_late_goes_into_avi(tmp_path: Path, tiny_weights: Path, ca
         assert len(times) == FRAMES and stream.frames == FRAMES  # no index entries for the hours before the first frame
     # AVI stores decode order: H.264 with B-frames reads back one frame late (as the shift for audio does).
     assert times[0] <= 1 / 25 + 1e-9 and times[-1] - times[0] == pytest.approx((FRAMES - 1) / 25)
+
+
+# --------------------------------------------------------------------------- where it stopped
+
+
+def test_a_short_frame_count_says_where_decoding_stopped(tmp_path: Path, tiny_weights: Path, capsys) -> None:
+    """An MP4 (index first) cut just before its last frame, and an AVI cut the same way, are
+    found short by their stored frame count; the warning said how many frames decoded but not
+    where decoding stopped. It now names the last frame that decoded and its time."""
+    for name, codec in (("index_first.mp4", "libx264"), ("short.avi", "mpeg4")):
+        whole = tmp_path / name
+        with av.open(str(whole), "w", options={"movflags": "faststart"} if name.endswith(".mp4") else {}) as out:
+            video = out.add_stream(codec, rate=25)
+            video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+            rng = np.random.default_rng(2)
+            for index in range(FRAMES):
+                frame = av.VideoFrame.from_ndarray(rng.integers(0, 256, (48, 64, 3), dtype=np.uint8), format="rgb24")
+                frame.pts = index
+                out.mux(video.encode(frame))
+            out.mux(video.encode(None))
+        cut = tmp_path / f"cut_{name}"
+        cut.write_bytes(whole.read_bytes()[: last_video_packet(whole)[0]])
+        target = tmp_path / f"out_{whole.stem}" / "restored.mkv"
+        target.parent.mkdir()
+        code, _out, err = restore(cut, target, tiny_weights, capsys)
+        assert assert_loss_is_reported(cut, target, code, err) == FRAMES - 1
+        assert f"only {FRAMES - 1} of the {FRAMES} frames" in err[-1], err
+        assert f"decoding stopped after frame {FRAMES - 1} ({(FRAMES - 2) / 25:.2f} s)" in err[-1], err

@@ -362,6 +362,17 @@ def cut_frame(container: av.container.InputContainer, log: DecodeLog) -> str | N
     return None
 
 
+def _where(video: av.video.stream.VideoStream, timing: Timing, time_base: Fraction, frames: int) -> str:
+    """Where the frames went missing, for a message that knows only how many: the first jump
+    in the stamps, else the end of the last frame that decoded."""
+    if timing.first_skip is not None:
+        after, at = timing.first_skip
+        return f"; frames are missing after frame {after} ({at:.2f} s)"
+    if timing.last_pts is None:
+        return ""
+    return f"; decoding stopped after frame {frames} ({float((timing.last_pts - (video.start_time or 0)) * time_base):.2f} s)"
+
+
 def incompleteness(
     log: DecodeLog,
     container: av.container.InputContainer,
@@ -373,15 +384,20 @@ def incompleteness(
     file), or None. Announcements checked: frame count, the video stream's duration, a
     Matroska track's DURATION tag, and the container's duration (a length, or for
     END_TIME_FORMATS the end timestamp) against every stream :func:`demux` read."""
+    if log.stopped:
+        return log.stopped
+    frames = log.frames
+    # A stored frame count (MP4, MOV, AVI indexes) is exact: every frame short of it is lost,
+    # except those the file itself marks as not shown. It is said first: damaged packets
+    # alone (a cut last frame) would hide how much of the file is missing.
+    expected = video.frames - log.discarded
+    if video.frames and frames < expected:
+        where = _where(video, timing, time_base, frames)
+        damaged = f"; {log.problem()}" if log.errors else ""
+        return f"only {frames} of the {expected} frames the file announces could be decoded{where}{damaged} (truncated or damaged file?)"
     problem = log.problem()
     if problem:
         return problem
-    frames = log.frames
-    # A stored frame count (MP4, MOV, AVI indexes) is exact: every frame short of it is lost,
-    # except those the file itself marks as not shown.
-    expected = video.frames - log.discarded
-    if video.frames and frames < expected:
-        return f"only {frames} of the {expected} frames the file announces could be decoded (truncated or damaged file?)"
     cut = cut_frame(container, log)
     if cut:
         return cut
