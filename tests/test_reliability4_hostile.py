@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from mprnet_vs.cli import main
+from test_reliability_vs import needs_vspipe, vspipe
 from test_video import decoded
 
 FRAMES = 12
@@ -245,3 +246,23 @@ def test_a_short_frame_count_says_where_decoding_stopped(tmp_path: Path, tiny_we
         assert assert_loss_is_reported(cut, target, code, err) == FRAMES - 1
         assert f"only {FRAMES - 1} of the {FRAMES} frames" in err[-1], err
         assert f"decoding stopped after frame {FRAMES - 1} ({(FRAMES - 2) / 25:.2f} s)" in err[-1], err
+
+
+# --------------------------------------------------------------------------- vspipe
+
+
+@needs_vspipe
+@pytest.mark.parametrize(("name", "codec", "audio"), [("ffv1_flac.mkv", "ffv1", "flac"), ("vp9_opus.webm", "libvpx-vp9", "libopus")])
+def test_vspipe_refuses_a_cut_matroska_with_audio(tmp_path: Path, tiny_weights: Path, name: str, codec: str, audio: str) -> None:
+    """A Matroska / WebM with audio, cut in half, under vspipe: the Segment's duration may be
+    the audio's, so the video had no announcement to be checked against and the half clip
+    passed as a finished one (exit 0, 5 frames of 12 on stdout). The video track's DURATION
+    tag is that announcement: refused, nothing on stdout. The whole file still plays."""
+    whole = clip(tmp_path / name, codec, audio)
+    cut = tmp_path / f"cut_{name}"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    result = vspipe(f"src={cut}", f"weights={tiny_weights}", "stages=1")
+    assert result.returncode != 0 and result.stdout == b"", result.stderr[-400:]
+    assert f"src={cut}: truncated or damaged: decoding stops at frame".encode() in result.stderr, result.stderr[-400:]
+    played = vspipe(f"src={whole}", f"weights={tiny_weights}", "stages=1")
+    assert played.returncode == 0 and played.stdout.count(b"FRAME") == FRAMES, played.stderr[-400:]

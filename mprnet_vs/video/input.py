@@ -122,17 +122,6 @@ def announced_end(container: av.container.InputContainer, start: int, duration: 
     return max(duration, start) if duration_is_end_time(container) else start + duration
 
 
-def announced_seconds(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> Fraction | None:
-    """How long the video (else the whole file) says it lasts, exactly, or None."""
-    if stream.duration and stream.time_base:
-        start = stream.start_time or 0
-        return (announced_end(container, start, stream.duration) - start) * Fraction(stream.time_base)
-    if container.duration:
-        start = container.start_time or 0
-        return Fraction(announced_end(container, start, container.duration) - start, 1_000_000)
-    return None
-
-
 def tagged_end(container: av.container.InputContainer, stream: av.stream.Stream) -> Fraction | None:
     """Where a Matroska track says it ends, in seconds, or None. FFmpeg's muxer (and
     mkvmerge's) tags every track with DURATION, the end of its last frame to the nanosecond,
@@ -147,6 +136,21 @@ def tagged_end(container: av.container.InputContainer, stream: av.stream.Stream)
         return int(hours) * 3600 + int(minutes) * 60 + Fraction(seconds)
     except ValueError:  # no tag, or not HH:MM:SS.fraction
         return None
+
+
+def announced_seconds(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> Fraction | None:
+    """How long the video (its duration, or a Matroska track's DURATION tag; else the whole
+    file) says it lasts, exactly, or None."""
+    if stream.duration and stream.time_base:
+        start = stream.start_time or 0
+        return (announced_end(container, start, stream.duration) - start) * Fraction(stream.time_base)
+    tagged = tagged_end(container, stream)
+    if tagged is not None:
+        return tagged - (stream.start_time or 0) * Fraction(stream.time_base or 0)
+    if container.duration:
+        start = container.start_time or 0
+        return Fraction(announced_end(container, start, container.duration) - start, 1_000_000)
+    return None
 
 
 def announced_frames(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> int | None:
