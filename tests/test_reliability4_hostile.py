@@ -58,11 +58,12 @@ def last_video_packet(path: Path) -> tuple[int, int]:
         return max((p.pos, p.size) for p in container.demux(video=0) if p.size)
 
 
-def restore(source: Path, target: Path, weights: Path, capsys) -> tuple[int, list[str], list[str]]:
+def restore(source: Path, target: Path, weights: Path, capsys, *extra: str) -> tuple[int, list[str], list[str]]:
     """Run ``mprnet-vs restore`` (the real command, in this process); (exit code, stdout
     lines, stderr lines). The input must come out unchanged."""
     before = hashlib.sha256(source.read_bytes()).digest()
-    code = main(["restore", str(source), "-o", str(target), "--weights", str(weights), "--preset", "fast", "--device", "cpu"])
+    code = main(["restore", str(source), "-o", str(target), "--weights", str(weights), "--preset", "fast", "--device", "cpu",
+                 *extra])
     out, err = capsys.readouterr()
     assert hashlib.sha256(source.read_bytes()).digest() == before, "the input was modified"
     return code, out.splitlines(), err.splitlines()
@@ -266,3 +267,56 @@ def test_vspipe_refuses_a_cut_matroska_with_audio(tmp_path: Path, tiny_weights: 
     assert f"src={cut}: truncated or damaged: decoding stops at frame".encode() in result.stderr, result.stderr[-400:]
     played = vspipe(f"src={whole}", f"weights={tiny_weights}", "stages=1")
     assert played.returncode == 0 and played.stdout.count(b"FRAME") == FRAMES, played.stderr[-400:]
+
+
+# --------------------------------------------------------------------------- jumps in constant-rate outputs
+
+
+def paused(path: Path, jump: float) -> Path:
+    """A 25 fps H.264 clip whose recording paused: its stamps jump ``jump`` s after frame 6."""
+    tick = Fraction(1, 90000)
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("libx264", rate=25)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        video.codec_context.time_base = tick
+        rng = np.random.default_rng(4)
+        for index in range(FRAMES):
+            frame = av.VideoFrame.from_ndarray(rng.integers(0, 256, (48, 64, 3), dtype=np.uint8), format="rgb24")
+            frame.pts, frame.time_base = round((Fraction(index, 25) + (jump if index >= 6 else 0)) / tick), tick
+            out.mux(video.encode(frame))
+        out.mux(video.encode(None))
+    return path
+
+
+def test_a_paused_recording_keeps_its_times_in_avi(tmp_path: Path, tiny_weights: Path, capsys) -> None:
+    """An MP4 whose stamps jump 1 s after frame 6 has an average rate of 8.1 fps. That rate
+    was the AVI's one rate: its 12 frames were spread over 1.5 s on a grid of 123 ms, the
+    first six (0.2 s) playing for 0.7 s. The rate is now FFmpeg's guess (25 fps here, what
+    `ffmpeg` itself uses): every frame within a frame of its own time, the pause kept as
+    dropped frames. (MJPEG: AVI stores decode order, so B-frames would blur the times read back.)"""
+    source = paused(tmp_path / "paused.mp4", 1.0)
+    target = tmp_path / "out" / "restored.avi"
+    target.parent.mkdir()
+    code, out, err = restore(source, target, tiny_weights, capsys, "--codec", "mjpeg")
+    assert code == 0 and not err, err
+    with av.open(str(source)) as original, av.open(str(target)) as written:
+        assert written.streams.video[0].average_rate == 25
+        wanted = [float(f.pts * f.time_base) for f in original.decode(video=0)]
+        got = sorted(float(f.pts * f.time_base) for f in written.decode(video=0))
+    assert len(got) == FRAMES
+    assert max(abs(a - b) for a, b in zip(got, wanted)) <= 1 / 25 + 1e-6, (got, wanted)
+
+
+def test_an_hour_long_pause_into_avi_is_one_clear_line(tmp_path: Path, tiny_weights: Path, capsys) -> None:
+    """The same with a 1-hour pause. At the average rate (0.0033 fps) it was written with
+    exit 0 as 12 frames spread over 5400 s; at 25 fps AVI would need 90000 dropped frames in a
+    row, and FFmpeg's muxer refuses more than 60000 (`encoding or writing failed (Invalid
+    argument)`). Refused with a line naming the input, the jump and the way out; nothing is
+    written."""
+    source = paused(tmp_path / "paused.mp4", 3600.0)
+    target = tmp_path / "out" / "restored.avi"
+    target.parent.mkdir()
+    code, _out, err = restore(source, target, tiny_weights, capsys)
+    assert code == 1 and len(err) == 1 and err[0].startswith(f"mprnet-vs: error: {source}: "), err
+    assert "jump 3600.04 s after frame 6" in err[0] and ".mkv" in err[0], err
+    assert list(target.parent.iterdir()) == []

@@ -133,7 +133,10 @@ def _open_source(path: Path) -> _Source:
         video.thread_type = "SLICE"
         video.codec_context.thread_count = 0
         time_base = Fraction(video.time_base) if video.time_base else Fraction(1, 90000)
-        rate = Fraction(video.average_rate or video.guessed_rate or video.base_rate or 25)
+        # FFmpeg's own guess (what `ffmpeg` writes a constant-rate file at) before the average:
+        # a recording that pauses has an average far below its frame rate (8 fps for 25 fps
+        # frames with a 1 s pause), which a constant-rate container would play its frames at.
+        rate = Fraction(video.guessed_rate or video.average_rate or video.base_rate or 25)
         copyable = {s.index for s in container.streams if s.type in COPIED_TYPES}
         log = DecodeLog()
         timing = Timing(step=frame_step(video), time_base=time_base, packet_order=container.format.name in DECODE_ORDER_FORMATS,

@@ -23,6 +23,7 @@ import av
 import av.error
 
 from ..errors import InputError
+from .encoder import MAX_SKIPPED_SLOTS
 from .input import BACK_TO_BACK_FORMATS, DECODE_ORDER_FORMATS, describe_error
 
 
@@ -44,11 +45,6 @@ def _start(stream: av.stream.Stream) -> Fraction | None:
     if stream.start_time is None or not stream.time_base:
         return None
     return stream.start_time * Fraction(stream.time_base)
-
-
-# FFmpeg's AVI muxer keeps the time before a frame as dropped frames, one index entry each, and
-# refuses a run of more than this many (a capture whose clock starts hours in).
-MAX_SKIPPED_SLOTS = 60000
 
 
 def plan_start_shift(first: Fraction | None, copied: list[av.stream.Stream], container_name: str,
