@@ -320,3 +320,49 @@ def test_an_hour_long_pause_into_avi_is_one_clear_line(tmp_path: Path, tiny_weig
     assert code == 1 and len(err) == 1 and err[0].startswith(f"mprnet-vs: error: {source}: "), err
     assert "jump 3600.04 s after frame 6" in err[0] and ".mkv" in err[0], err
     assert list(target.parent.iterdir()) == []
+
+
+# --------------------------------------------------------------------------- duplicated packets
+
+
+def with_a_duplicate(source: Path, path: Path, which: int = 5) -> Path:
+    """``source`` copied packet for packet, its video packet ``which`` written twice, the copy
+    one tick of its time base later (a capture that repeated a packet)."""
+    with av.open(str(source)) as original, av.open(str(path), "w") as out:
+        video = out.add_stream_from_template(original.streams.video[0])
+        for count, packet in enumerate((p for p in original.demux(video=0) if p.size), 1):
+            packet.stream = video
+            out.mux(packet)
+            if count == which:
+                again = av.Packet(bytes(packet))
+                again.pts, again.dts, again.time_base, again.duration = packet.pts + 1, packet.dts + 1, packet.time_base, packet.duration
+                again.stream = video
+                out.mux(again)
+    return path
+
+
+@pytest.mark.parametrize("output", ["restored.mkv", "restored.webm"])
+def test_a_duplicated_packet_gets_its_own_time_in_matroska(tmp_path: Path, tiny_weights: Path, capsys, output: str) -> None:
+    """An MP4 (time base 1/12800) with one packet repeated 78 us after itself: 13 frames, all
+    written, but Matroska stores milliseconds, so two of them came out at the same time (one
+    is never shown). Each frame now gets at least one tick of the container's time base, the
+    repair is said in a note, and the output's times strictly increase."""
+    whole = tmp_path / "whole.mp4"
+    with av.open(str(whole), "w") as out:
+        video = out.add_stream("libx264", rate=25, options={"bf": "0"})
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        rng = np.random.default_rng(6)
+        for index in range(FRAMES):
+            frame = av.VideoFrame.from_ndarray(rng.integers(0, 256, (48, 64, 3), dtype=np.uint8), format="rgb24")
+            frame.pts = index
+            out.mux(video.encode(frame))
+        out.mux(video.encode(None))
+    source = with_a_duplicate(whole, tmp_path / "repeated.mp4")
+    target = tmp_path / "out" / output
+    target.parent.mkdir()
+    code, out, err = restore(source, target, tiny_weights, capsys)
+    assert code == 0 and not err, err
+    assert f": {FRAMES + 1} frames " in out[0] and any("repaired" in line for line in out), out
+    with av.open(str(target)) as written:
+        times = [f.pts for f in written.decode(video=0)]
+    assert len(times) == FRAMES + 1 and all(b > a for a, b in zip(times, times[1:])), times

@@ -299,6 +299,7 @@ class Timing:
     irregular: int = 0  # gaps that are not a whole number of frames (variable frame rate)
     first_skip: tuple[int, float] | None = None  # (frames before the first jump, its time in s)
     end: int | None = None  # where the latest frame ends (its stamp plus its duration, else one step)
+    min_gap: int = 1  # the output's finest step (Matroska stores ms): closer frames would share a time
 
     def _gap(self, pts: int) -> None:
         """Count a jump between stamps, to tell a damaged constant-rate stream by its holes."""
@@ -343,8 +344,8 @@ class Timing:
         if pts is None:
             pts = 0 if self.last_pts is None else self.last_pts + self.step
             self.fixed += 1
-        elif self.last_pts is not None and pts <= self.last_pts:
-            pts = self.last_pts + 1
+        elif self.last_pts is not None and pts < self.last_pts + self.min_gap:
+            pts = self.last_pts + self.min_gap
             self.fixed += 1
         self.last_pts = pts
         self.end = max(self.end or pts, pts + (duration or self.step))

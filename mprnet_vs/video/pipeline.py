@@ -13,6 +13,7 @@ path once it is complete and read back (see safe_output).
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -309,6 +310,8 @@ def _write(source: _Source, conversion: _Conversion, temp: Path, restorer: Engin
                 f"{target}: {output.format.name} files cannot hold this video ({options.codec}, {conversion.pix_fmt}): "
                 f"{describe_error(exc)}; choose another --codec or extension"
             ) from None
+        if grid is None and video_out.time_base:  # the muxer's own time base, chosen with the header
+            timing.min_gap = max(1, math.ceil(Fraction(video_out.time_base) / source.time_base))
         pipeline.start(source.rest(streams), conversion, timing, grid, output, video_out, streams)
         pipeline.run(conversion.to_rgb, conversion.from_rgb, source.total)
         output.close()
