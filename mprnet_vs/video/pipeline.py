@@ -2,7 +2,7 @@
 caller's thread, encode in another, with bounded queues so memory stays flat on long videos.
 
 What is kept from the source: every frame and its timestamp (VFR stays VFR; a container that
-stores one rate, such as AVI or Y4M, gets the average rate's grid), the frame rate,
+stores one rate, such as AVI or Y4M, gets the grid of FFmpeg's guessed rate), the frame rate,
 colour range / matrix / primaries / transfer (and they drive the YUV <-> RGB maths), bit depth
 and chroma layout where the encoder can store them, rotation, sample aspect ratio, chapters,
 metadata, and every audio and subtitle stream the output container can hold (copied packet
@@ -129,8 +129,8 @@ def _open_source(path: Path) -> _Source:
         video = main_video_stream(container, path)
         # Slice threads, not frame threads: a frame-threaded decoder reports a damaged frame's
         # error only on a later call, and when that is the final drain PyAV stops there and
-        # refuses to drain again, so the good frames still inside are lost (a file cut inside
-        # its last frame lost three). Decoding is far from the model's cost either way.
+        # refuses to drain again, so the good frames still inside are lost (an MP4 cut inside
+        # its last frame lost two more). Decoding is far from the model's cost either way.
         video.thread_type = "SLICE"
         video.codec_context.thread_count = 0
         time_base = Fraction(video.time_base) if video.time_base else Fraction(1, 90000)
