@@ -23,7 +23,8 @@ import pytest
 
 from mprnet_vs.engine import Restorer
 from mprnet_vs.video import VideoOptions, restore_video
-from mprnet_vs.video.input import DECODE_ORDER_FORMATS, DecodeLog, Timing, demux, frame_step
+from mprnet_vs.video.frame_times import DECODE_ORDER_FORMATS, Timing
+from mprnet_vs.video.input import DecodeLog, demux, frame_step
 from mprnet_vs.video.pes import program_stream, read_pes
 
 FRAMES = 25

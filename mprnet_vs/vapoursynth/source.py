@@ -13,7 +13,7 @@ import vapoursynth as vs
 
 from ..errors import InputError
 from ..safe_output import same_file
-from ..video.input import announced_frames, announced_seconds, main_video_stream, open_input
+from ..video.input import announced_frames, announced_seconds, main_video_stream, open_input, tagged_end
 
 
 def caller_path(text: str, name: str, key: str) -> str:
@@ -76,8 +76,9 @@ def source_problem(src: str) -> str | None:
 def check_complete(clip: vs.VideoNode, src: str, name: str) -> None:
     """vs.Error when the source decodes to clearly fewer frames than its header announces (a
     truncated or damaged file): under vspipe a shortened clip would pass as a finished one.
-    Only announcements that describe the video itself (its frame count or duration, or the
-    file's duration when the video is its only stream) are trusted."""
+    Only announcements that describe the video itself (its frame count or duration, a
+    Matroska track's DURATION tag, or the file's duration when the video is its only stream)
+    are trusted."""
     try:
         container = open_input(Path(src))
     except Exception:  # noqa: BLE001 - bestsource read it; a check that cannot run says nothing
@@ -85,7 +86,7 @@ def check_complete(clip: vs.VideoNode, src: str, name: str) -> None:
     try:
         stream = main_video_stream(container, Path(src))
         warn_if_cropped(clip, stream.codec_context.width, stream.codec_context.height, src, name)
-        if not stream.frames and not stream.duration and len(container.streams) > 1:
+        if not stream.frames and not stream.duration and tagged_end(container, stream) is None and len(container.streams) > 1:
             return  # the file's duration may be another stream's
         announced = announced_frames(container, stream)
         short = bool(announced and clip.num_frames < announced - max(2, announced // 100))

@@ -185,6 +185,11 @@ def needs_constant_rate(container_format: av.format.ContainerFormat) -> bool:
     return not container_format.flags & av.format.Flags.variable_fps.value
 
 
+# FFmpeg's AVI muxer keeps the time before a frame as dropped frames, one index entry each, and
+# refuses a run of more than this many (a capture whose clock starts hours in, or pauses).
+MAX_SKIPPED_SLOTS = 60000
+
+
 @dataclass
 class RateGrid:
     """Output timestamps for a constant-rate container, in slots of 1/rate: each frame takes
@@ -201,13 +206,23 @@ class RateGrid:
     # amount at every frame, so the grid is anchored on the first frame: every frame keeps its
     # spacing and none is taken for variable frame rate.
     phase: Fraction | None = None
+    placed: int = 0
 
     def place(self, pts: int) -> int:
+        """The slot for a frame stamped ``pts`` (source time base); InputError for a jump
+        longer than the muxer can hold as dropped frames."""
         exact = pts * self.source_time_base * self.rate
         if self.phase is None:
             self.phase = exact - round(exact)
         exact -= self.phase
         slot = round(exact)
+        if self.last is not None and slot - self.last - 1 > MAX_SKIPPED_SLOTS:
+            raise InputError(
+                f"the video's timestamps jump {float((slot - self.last) / self.rate):.2f} s after frame {self.placed}: "
+                f"constant-rate files (AVI) hold a pause as dropped frames, at most {MAX_SKIPPED_SLOTS} in a row; "
+                "restore into .mkv or .mp4, which keep every timestamp"
+            )
+        self.placed += 1
         if self.last is not None and slot <= self.last:
             slot = self.last + 1
         if abs(slot - exact) > Fraction(1, 4) or (self.last is not None and slot > self.last + 1):

@@ -4,10 +4,9 @@ the file delivered what it announces (a truncated file is restored as far as it 
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ import av.error
 import av.logging
 
 from ..errors import InputError, first_line
+from .frame_times import Timing
 from .pes import PackStamps
 
 MAX_CONSECUTIVE_DECODE_ERRORS = 32
@@ -123,11 +123,31 @@ def announced_end(container: av.container.InputContainer, start: int, duration: 
     return max(duration, start) if duration_is_end_time(container) else start + duration
 
 
+def tagged_end(container: av.container.InputContainer, stream: av.stream.Stream) -> Fraction | None:
+    """Where a Matroska track says it ends, in seconds, or None. FFmpeg's muxer (and
+    mkvmerge's) tags every track with DURATION, the end of its last frame to the nanosecond,
+    kept near the file's start so that it survives a cut; the Segment's duration is no help
+    when another track (audio) runs on after the video's lost frames."""
+    if not {"matroska", "webm"} & set(container.format.name.split(",")):
+        return None
+    text = next((str(v) for k, v in stream.metadata.items() if k.upper() == "DURATION"), "")
+    hours, _, rest = text.partition(":")
+    minutes, _, seconds = rest.partition(":")
+    try:
+        return int(hours) * 3600 + int(minutes) * 60 + Fraction(seconds)
+    except ValueError:  # no tag, or not HH:MM:SS.fraction
+        return None
+
+
 def announced_seconds(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> Fraction | None:
-    """How long the video (else the whole file) says it lasts, exactly, or None."""
+    """How long the video (its duration, or a Matroska track's DURATION tag; else the whole
+    file) says it lasts, exactly, or None."""
     if stream.duration and stream.time_base:
         start = stream.start_time or 0
         return (announced_end(container, start, stream.duration) - start) * Fraction(stream.time_base)
+    tagged = tagged_end(container, stream)
+    if tagged is not None:
+        return tagged - (stream.start_time or 0) * Fraction(stream.time_base or 0)
     if container.duration:
         start = container.start_time or 0
         return Fraction(announced_end(container, start, container.duration) - start, 1_000_000)
@@ -188,23 +208,24 @@ class DecodeLog:
 
 def demux(container: av.container.InputContainer, video: av.video.stream.VideoStream, copied: set[int], log: DecodeLog,
           timing: Timing | None = None) -> Iterator[tuple[str, Any]]:
-    """("frame", VideoFrame) and ("packet", Packet) in file order. Damaged video packets are
-    skipped (up to a limit); a demuxer error ends the file early. Both are logged, never raised.
+    """("frame", VideoFrame) and ("packet", Packet) of the ``copied`` streams, in file order.
+    Damaged video packets are skipped (up to a limit); a demuxer error ends the file early.
+    Both are logged, never raised. Every stream is read, copied or not: how far the content
+    goes is judged on all of them (a file whose audio cannot be copied is no less cut).
     ``timing`` hears of every video packet fed to the decoder and of every one it refused. In
     an MPEG program stream each video stamp first goes to the frame the file gives it to, and
     FFmpeg's guesses are cleared (see :mod:`.pes`): ``timing`` fills those frames in."""
-    streams = [video] + [s for s in container.streams if s.index in copied]
-    packets = container.demux(streams)
+    packets = container.demux(list(container.streams))
     stamps = PackStamps.open(container)
     try:
-        yield from _demux(packets, video, log, timing, stamps)
+        yield from _demux(packets, video, copied, log, timing, stamps)
     finally:
         if stamps is not None:
             stamps.close()
 
 
-def _demux(packets: Iterator[av.Packet], video: av.video.stream.VideoStream, log: DecodeLog, timing: Timing | None,
-           stamps: PackStamps | None) -> Iterator[tuple[str, Any]]:
+def _demux(packets: Iterator[av.Packet], video: av.video.stream.VideoStream, copied: set[int], log: DecodeLog,
+           timing: Timing | None, stamps: PackStamps | None) -> Iterator[tuple[str, Any]]:
     consecutive = 0
     while True:
         try:
@@ -218,7 +239,8 @@ def _demux(packets: Iterator[av.Packet], video: av.video.stream.VideoStream, log
         if packet.stream.index != video.index:
             if packet.size:
                 log.saw(packet)
-                yield ("packet", packet)
+                if packet.stream.index in copied:
+                    yield ("packet", packet)
             continue
         if not packet.size:
             continue  # the decoder is drained below, once
@@ -265,88 +287,6 @@ def _demux(packets: Iterator[av.Packet], video: av.video.stream.VideoStream, log
             log.stopped = f"decoding stopped after frame {log.frames} ({describe_error(exc)})"
 
 
-# Formats whose demuxer stamps packets in decode order (AVI stores no presentation times):
-# a decoder that reorders frames hands them out with those stamps, out of order.
-DECODE_ORDER_FORMATS = frozenset({"avi"})
-
-
-@dataclass
-class Timing:
-    """Output timestamps: the source's own, repaired only where missing or not increasing.
-
-    In a DECODE_ORDER_FORMATS file with B-frames (Xvid/DivX, H.264 in AVI) the frames come
-    out of the decoder carrying decode-order stamps (1, 3, 2, 5, 4, ...). The packets' stamps
-    are right as a set, so there each frame takes the smallest stamp of the packets fed to the
-    decoder and not yet used: the decoder's own delay is the reorder window, and a file
-    without B-frames gets its stamps unchanged."""
-
-    step: int  # one frame, stream time base
-    time_base: Fraction = Fraction(1)
-    packet_order: bool = False  # stamps come from the packets (DECODE_ORDER_FORMATS)
-    last_pts: int | None = None
-    fixed: int = 0
-    _pending: list[int] = field(default_factory=list)  # heap of packet stamps not yet used
-    exact_step: Fraction | None = None  # one frame at the nominal rate, unrounded (for gaps)
-    frames: int = 0
-    skipped: int = 0  # frames' time the stamps jump over (gaps of whole frames)
-    irregular: int = 0  # gaps that are not a whole number of frames (variable frame rate)
-    first_skip: tuple[int, float] | None = None  # (frames before the first jump, its time in s)
-    # Stamps come with some frames only (an MPEG program stream stamps packs of frames, see
-    # .pes): a frame without one follows the previous frame, which is no repair.
-    sparse: bool = False
-    _last_duration: int = 0
-
-    def _gap(self, pts: int) -> None:
-        """Count a jump between stamps, to tell a damaged constant-rate stream by its holes."""
-        if self.last_pts is None or not self.exact_step or pts <= self.last_pts:
-            return
-        slots = (pts - self.last_pts) / self.exact_step
-        whole = round(slots)
-        if whole < 1 or abs(slots - whole) * self.exact_step > max(Fraction(3, 2), self.exact_step / 10):
-            self.irregular += 1
-        elif whole > 1:
-            self.skipped += whole - 1
-            if self.first_skip is None:
-                self.first_skip = (self.frames, float(self.last_pts * self.time_base))
-
-    def _stamp(self, pts: int | None, time_base: Fraction | None) -> int | None:
-        if pts is not None and time_base is not None and Fraction(time_base) != self.time_base:
-            return round(pts * Fraction(time_base) / self.time_base)
-        return pts
-
-    def fed(self, packet: av.Packet) -> None:
-        """A video packet goes to the decoder."""
-        stamp = self._stamp(packet.pts, packet.time_base)
-        if self.packet_order and stamp is not None:
-            heapq.heappush(self._pending, stamp)
-
-    def lost(self, packet: av.Packet) -> None:
-        """A video packet the decoder refused: no frame will carry its stamp."""
-        stamp = self._stamp(packet.pts, packet.time_base)
-        if self.packet_order and stamp in self._pending:
-            self._pending.remove(stamp)
-            heapq.heapify(self._pending)
-
-    def next(self, frame: av.VideoFrame) -> tuple[int, int]:
-        """(pts, duration) for a frame, strictly increasing even for broken or missing stamps."""
-        pts = self._stamp(frame.pts, frame.time_base)
-        if self.packet_order and self._pending:
-            pts = heapq.heappop(self._pending)
-        duration = int(frame.duration or 0)
-        if pts is not None:
-            self._gap(pts)
-        self.frames += 1
-        if pts is None:
-            pts = 0 if self.last_pts is None else self.last_pts + (self._last_duration or self.step)
-            self.fixed += not self.sparse
-        elif self.last_pts is not None and pts <= self.last_pts:
-            pts = self.last_pts + 1
-            self.fixed += 1
-        self.last_pts = pts
-        self._last_duration = (self._stamp(duration, frame.time_base) or 0) if self.sparse else 0
-        return pts, duration
-
-
 def cut_frame(container: av.container.InputContainer, log: DecodeLog) -> str | None:
     """For a BACK_TO_BACK_FORMATS file, the bytes after its last whole frame (a cut inside a
     frame), or None."""
@@ -362,27 +302,42 @@ def cut_frame(container: av.container.InputContainer, log: DecodeLog) -> str | N
     return None
 
 
+def _where(video: av.video.stream.VideoStream, timing: Timing, time_base: Fraction, frames: int) -> str:
+    """Where the frames went missing, for a message that knows only how many: the first jump
+    in the stamps, else the end of the last frame that decoded."""
+    if timing.first_skip is not None:
+        after, at = timing.first_skip
+        return f"; frames are missing after frame {after} ({at:.2f} s)"
+    if timing.last_pts is None:
+        return ""
+    return f"; decoding stopped after frame {frames} ({float((timing.last_pts - (video.start_time or 0)) * time_base):.2f} s)"
+
+
 def incompleteness(
     log: DecodeLog,
     container: av.container.InputContainer,
     video: av.video.stream.VideoStream,
-    copied: set[int],
     timing: Timing,
     time_base: Fraction,
 ) -> str | None:
     """Why the decoded video falls short of what the file announces (a truncated or damaged
-    file), or None. Announcements checked: frame count, the video stream's duration, and --
-    when every stream was read -- the container's duration (a length, or for END_TIME_FORMATS
-    the end timestamp)."""
+    file), or None. Announcements checked: frame count, the video stream's duration, a
+    Matroska track's DURATION tag, and the container's duration (a length, or for
+    END_TIME_FORMATS the end timestamp) against every stream :func:`demux` read."""
+    if log.stopped:
+        return log.stopped
+    frames = log.frames
+    # A stored frame count (MP4, MOV, AVI indexes) is exact: every frame short of it is lost,
+    # except those the file itself marks as not shown. It is said first: damaged packets
+    # alone (a cut last frame) would hide how much of the file is missing.
+    expected = video.frames - log.discarded
+    if video.frames and frames < expected:
+        where = _where(video, timing, time_base, frames)
+        damaged = f"; {log.problem()}" if log.errors else ""
+        return f"only {frames} of the {expected} frames the file announces could be decoded{where}{damaged} (truncated or damaged file?)"
     problem = log.problem()
     if problem:
         return problem
-    frames = log.frames
-    # A stored frame count (MP4, MOV, AVI indexes) is exact: every frame short of it is lost,
-    # except those the file itself marks as not shown.
-    expected = video.frames - log.discarded
-    if video.frames and frames < expected:
-        return f"only {frames} of the {expected} frames the file announces could be decoded (truncated or damaged file?)"
     cut = cut_frame(container, log)
     if cut:
         return cut
@@ -394,11 +349,10 @@ def incompleteness(
             stopped = float((timing.last_pts - start) * time_base)
             lasts = float((expected_end - start) * time_base)
             return f"the video stops after {frames} frames at {stopped:.2f} s but the file says it lasts {lasts:.2f} s (truncated file?)"
-    every_stream_read = all(s.index == video.index or s.index in copied for s in container.streams)
     content_end = log.content_end
     if content_end is not None and timing.last_pts is not None:  # the last frame lasts a frame (FLV packets say nothing)
         content_end = max(content_end, float((timing.last_pts + timing.step) * time_base))
-    if every_stream_read and container.duration and content_end is not None:
+    if container.duration and content_end is not None:
         start = (container.start_time or 0) / 1_000_000
         end = announced_end(container, container.start_time or 0, container.duration) / 1_000_000
         tolerance = max(0.1, 2 * float(timing.step * time_base))
@@ -407,6 +361,14 @@ def incompleteness(
                 f"the file's content stops at {content_end - start:.2f} s after {frames} frames but it says it lasts "
                 f"{end - start:.2f} s (truncated file?)"
             )
+    # Finer than the Segment's duration, which the audio may reach while the video's last
+    # frames are lost.
+    tagged = tagged_end(container, video)
+    if tagged is not None and timing.end is not None:
+        ends = timing.end * time_base
+        if ends + max(timing.step * time_base / 2, Fraction(1, 500)) < tagged:
+            return (f"the video stops after {frames} frames at {float(ends):.3f} s but its track says it lasts until "
+                    f"{float(tagged):.3f} s (truncated file?)")
     # FFmpeg guesses a program stream's base rate from its 90 kHz ticks (50 for 25 fps MPEG-1 or
     # H.264): there the rate its video bitstream states is the one to agree with.
     stated = video.codec_context.framerate if timing.sparse else None

@@ -11,7 +11,7 @@ lean on that wrong stamp too.
 
 So for a program stream only the stamps the PES headers carry are kept, each on the frame it
 belongs to (:class:`PackStamps`); every other video frame gets no stamp, and
-:class:`~.input.Timing` gives it the previous frame's time plus its duration (a PS video stream
+:class:`~.frame_times.Timing` gives it the previous frame's time plus its duration (a PS video stream
 is shown frame after frame: time passes between its stamps only by frames). A real gap still
 shows: the next stamp jumps.
 """

@@ -2,7 +2,8 @@
 caller's thread, encode in another, with bounded queues so memory stays flat on long videos.
 
 What is kept from the source: every frame and its timestamp (VFR stays VFR; a container that
-stores one rate, such as AVI or Y4M, or a codec that does, such as MPEG-2, gets the average rate's grid), the frame rate,
+stores one rate, such as AVI or Y4M, or a codec that does, such as MPEG-2, gets the grid of FFmpeg's
+guessed rate), the frame rate,
 colour range / matrix / primaries / transfer (and they drive the YUV <-> RGB maths), bit depth
 and chroma layout where the encoder can store them, rotation, sample aspect ratio, chapters,
 metadata, and every audio and subtitle stream the output container can hold (copied packet
@@ -13,6 +14,7 @@ path once it is complete and read back (see safe_output).
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -38,11 +40,10 @@ from .pixfmt import pick_pix_fmt
 from .probe import takes_time_base
 from .threads import Pipeline, Progress
 from .timing import plan_start_shift, verify_output
+from .frame_times import DECODE_ORDER_FORMATS, Timing
 from .input import (
     close_quietly,
-    DECODE_ORDER_FORMATS,
     DecodeLog,
-    Timing,
     announced_frames,
     demux,
     describe_error,
@@ -128,10 +129,17 @@ def _open_source(path: Path) -> _Source:
     container = open_input(path)
     try:
         video = main_video_stream(container, path)
-        video.thread_type = "AUTO"
+        # Slice threads, not frame threads: a frame-threaded decoder reports a damaged frame's
+        # error only on a later call, and when that is the final drain PyAV stops there and
+        # refuses to drain again, so the good frames still inside are lost (an MP4 cut inside
+        # its last frame lost two more). Decoding is far from the model's cost either way.
+        video.thread_type = "SLICE"
         video.codec_context.thread_count = 0
         time_base = Fraction(video.time_base) if video.time_base else Fraction(1, 90000)
-        rate = Fraction(video.average_rate or video.guessed_rate or video.base_rate or 25)
+        # FFmpeg's own guess (what `ffmpeg` writes a constant-rate file at) before the average:
+        # a recording that pauses has an average far below its frame rate (8 fps for 25 fps
+        # frames with a 1 s pause), which a constant-rate container would play its frames at.
+        rate = Fraction(video.guessed_rate or video.average_rate or video.base_rate or 25)
         copyable = {s.index for s in container.streams if s.type in COPIED_TYPES}
         log = DecodeLog()
         timing = Timing(step=frame_step(video), time_base=time_base, packet_order=container.format.name in DECODE_ORDER_FORMATS,
@@ -276,9 +284,9 @@ def _write(source: _Source, conversion: _Conversion, temp: Path, restorer: Engin
     pipeline = Pipeline(source.path, restorer, options, progress)
     timing = source.timing
     container_name = output.format.name
-    one_rate = needs_constant_rate(output.format)  # the container stores one rate; or else the codec may
-    holder = f"{container_name} files store" if one_rate else f"{options.codec} video stores"
-    one_rate = one_rate or not takes_time_base(options.codec, conversion.pix_fmt, source.time_base, source.rate)
+    container_one_rate = needs_constant_rate(output.format)  # the container stores one rate; or else the codec may
+    holder = f"{container_name} files store" if container_one_rate else f"{options.codec} video stores"
+    one_rate = container_one_rate or not takes_time_base(options.codec, conversion.pix_fmt, source.time_base, source.rate)
     grid = RateGrid(source.rate, source.time_base) if one_rate else None
     out_time_base = 1 / source.rate if grid is not None else source.time_base
     try:
@@ -289,7 +297,7 @@ def _write(source: _Source, conversion: _Conversion, temp: Path, restorer: Engin
         streams = add_copied_streams(output, source.container, source.video, report.copied, report.not_copied)
         pipeline.sources = {index: source.container.streams[index] for index in streams}
         pipeline.shift = plan_start_shift(_first_time(source.first), list(pipeline.sources.values()), container_name,
-                                          needs_constant_rate(output.format))
+                                          source.rate if container_one_rate else None)
         if pipeline.shift.note:
             report.notes.append(pipeline.shift.note)
         copy_container_info(output, source.container)
@@ -307,6 +315,8 @@ def _write(source: _Source, conversion: _Conversion, temp: Path, restorer: Engin
                 f"{target}: {output.format.name} files cannot hold this video ({options.codec}, {conversion.pix_fmt}): "
                 f"{describe_error(exc)}; choose another --codec or extension"
             ) from None
+        if grid is None and video_out.time_base:  # the muxer's own time base, chosen with the header
+            timing.min_gap = max(1, math.ceil(Fraction(video_out.time_base) / source.time_base))
         pipeline.start(source.rest(streams), conversion, timing, grid, output, video_out, streams)
         pipeline.run(conversion.to_rgb, conversion.from_rgb, source.total)
         output.close()
@@ -328,7 +338,7 @@ def _write(source: _Source, conversion: _Conversion, temp: Path, restorer: Engin
             f"{grid.uneven} frame(s) are not evenly spaced (variable frame rate) but {holder} one rate: "
             f"written at a constant {float(source.rate):.4g} fps"
         )
-    report.incomplete = incompleteness(source.log, source.container, source.video, set(streams), timing, source.time_base)
+    report.incomplete = incompleteness(source.log, source.container, source.video, timing, source.time_base)
     moved = verify_output(temp, pipeline.written, Fraction(video_out.codec_context.time_base), 1 / source.rate, target)
     if moved:
         report.notes.append(moved)

@@ -24,9 +24,7 @@ from ..errors import MprnetError
 from .streams import AudioRetimer
 from .encoder import RateGrid, VideoOptions
 from .timing import StartShift, Written
-from .input import (
-    Timing,
-)
+from .frame_times import Timing
 
 if TYPE_CHECKING:
     from .pipeline import _Conversion

@@ -23,7 +23,9 @@ import av
 import av.error
 
 from ..errors import InputError
-from .input import BACK_TO_BACK_FORMATS, DECODE_ORDER_FORMATS, DecodeLog, Timing, demux, describe_error, frame_step
+from .encoder import MAX_SKIPPED_SLOTS
+from .frame_times import DECODE_ORDER_FORMATS, Timing
+from .input import BACK_TO_BACK_FORMATS, DecodeLog, demux, describe_error, frame_step
 from .pes import program_stream
 
 
@@ -48,9 +50,10 @@ def _start(stream: av.stream.Stream) -> Fraction | None:
 
 
 def plan_start_shift(first: Fraction | None, copied: list[av.stream.Stream], container_name: str,
-                     constant_rate: bool) -> StartShift:
+                     grid_rate: Fraction | None) -> StartShift:
     """The shift for this output (see the module's docstring): ``first`` is when the first
-    video frame is shown (seconds), ``copied`` the input streams copied alongside."""
+    video frame is shown (seconds), ``copied`` the input streams copied alongside,
+    ``grid_rate`` the one rate of a constant-rate container (None: it keeps timestamps)."""
     starts = [first] if first is not None else []
     starts += [s for s in (_start(stream) for stream in copied if stream.type in ("audio", "subtitle")) if s is not None]
     if not starts:
@@ -60,9 +63,12 @@ def plan_start_shift(first: Fraction | None, copied: list[av.stream.Stream], con
         return StartShift(-earliest, f"the source starts at {float(earliest):.3f} s (before 0, as after an MPEG-TS timestamp "
                                      f"wrap), where players drop frames: every stream shifted by +{float(-earliest):.3f} s")
     audio = any(stream.type == "audio" for stream in copied)
-    if constant_rate and audio and earliest > 0:
+    if grid_rate is not None and audio and earliest > 0:
         return StartShift(-earliest, f"{container_name} files cannot hold a start time for audio: every stream shifted by "
                                      f"-{float(earliest):.3f} s to start at 0, in sync")
+    if grid_rate is not None and earliest * grid_rate > MAX_SKIPPED_SLOTS:
+        return StartShift(-earliest, f"{container_name} files hold a start time as dropped frames (at most {MAX_SKIPPED_SLOTS}): "
+                                     f"every stream shifted by -{float(earliest):.3f} s to start at 0")
     return StartShift()
 
 
