@@ -17,7 +17,9 @@ from pathlib import Path
 
 import av
 
+from .input import DECODE_ORDER_FORMATS
 from .streams import MOV_LANGUAGES, stream_label
+from .timing import stream_start
 
 TITLE_KEYS = ("title", "name")  # Matroska and most containers say title; MP4/MOV read back "name"
 
@@ -50,6 +52,34 @@ def rotation(stream: av.video.stream.VideoStream) -> int:
     return round(-math.degrees(math.atan2(m[1], m[0]))) % 360  # FFmpeg's sign: set_display_rotation(90) reads 90
 
 
+def audio_start_changes(kind: str, video: av.video.stream.VideoStream, out_video: av.stream.Stream,
+                        pairs: list[tuple[av.stream.Stream, av.stream.Stream]]) -> list[str]:
+    """Notes for copied audio tracks (source, written) whose start against the video's start
+    moved by more than half a frame. MP4/MOV and MPEG-TS mark an encoder's priming (AAC's
+    1024 samples) as not to be played only before 0: from a later start it is played, as
+    silence before the sound, which then says so (the sound itself keeps its place)."""
+    rate = video.average_rate or video.guessed_rate
+    starts = stream_start(video), stream_start(out_video)
+    if not rate or None in starts:
+        return []
+    notes = []
+    for source, out in pairs:
+        before, after = stream_start(source), stream_start(out)
+        if source.type != "audio" or before is None or after is None:
+            continue
+        change = (after - starts[1]) - (before - starts[0])
+        if abs(change) <= 1 / (2 * Fraction(rate)):
+            continue
+        note = f"{stream_label(source)}: starts {float(abs(change)):.3f} s {'later' if change > 0 else 'earlier'} against the video than in the source"
+        padding = int(getattr(source.codec_context, "initial_padding", 0) or 0)
+        sample_rate = int(getattr(source.codec_context, "sample_rate", 0) or 0)
+        if padding and sample_rate and abs(change + Fraction(padding, sample_rate)) < Fraction(1, 1000):
+            note += (f": the encoder's priming ({padding} samples), which {kind} files can mark as not to be played only "
+                     f"before 0, plays as silence first; the sound itself stays in sync")
+        notes.append(note)
+    return notes
+
+
 def check_kept(path: Path, kind: str, video: av.video.stream.VideoStream, copied: dict[int, av.stream.Stream],
                packets: Counter[int], copied_labels: list[str], not_copied: list[str], notes: list[str]) -> None:
     """Compare the written ``path`` (a ``kind`` file: the muxer's name) with the source's ``video`` and ``copied`` streams (input
@@ -79,6 +109,8 @@ def check_kept(path: Path, kind: str, video: av.video.stream.VideoStream, copied
         turned = rotation(video)
         if turned and out_video.type == "video" and rotation(out_video) != turned:
             notes.append(f"rotation of {turned} degrees not stored ({kind} files cannot carry it): the output plays unrotated")
+        if kind not in DECODE_ORDER_FORMATS:  # AVI: see timing.audio_start_notes
+            notes.extend(audio_start_changes(kind, video, out_video, list(zip(expected, written))[1:]))
         for source, out in zip(expected, written):
             for what, read in (("title", track_title), ("language", track_language)):
                 value = read(dict(source.metadata))

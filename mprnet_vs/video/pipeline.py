@@ -35,7 +35,7 @@ from .containers import DEFAULT_CODEC, codec_for, output_format
 from .encoder import DEFAULT_CRF, RateGrid, VideoOptions, add_video_stream, check_settings, encoder_options, needs_constant_rate
 from .pixfmt import pick_pix_fmt
 from .threads import Pipeline, Progress
-from .timing import plan_start_shift, verify_output
+from .timing import audio_start_notes, plan_start_shift, verify_output
 from .input import (
     close_quietly,
     DECODE_ORDER_FORMATS,
@@ -324,6 +324,7 @@ def _write(source: _Source, conversion: _Conversion, temp: Path, restorer: Engin
             f"written at a constant {float(source.rate):.4g} fps"
         )
     report.incomplete = incompleteness(source.log, source.container, source.video, set(streams), timing, source.time_base)
+    report.notes.extend(audio_start_notes(pipeline.shift, pipeline.written, pipeline.sources, container_name, 1 / source.rate))
     moved = verify_output(temp, pipeline.written, Fraction(video_out.codec_context.time_base), 1 / source.rate, target)
     if moved:
         report.notes.append(moved)
