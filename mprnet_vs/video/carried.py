@@ -1,21 +1,25 @@
 """What the written file kept of the source's picture and track metadata, read back from it.
 
 FFmpeg's muxers drop without a word what their container (or the chosen encoder) cannot
-store: a WebM or FFV1 track's sample aspect ratio (Matroska takes it from a stream field PyAV
-cannot set; only codecs that code it, H.264/HEVC/MPEG-4, keep it), an AVI's rotation, an MP4's
-track without packets, a MOV's language code outside QuickTime's table. Rather than claim they
-were carried, the report says each loss, found by reading the written file back.
+store: a WebM track's sample aspect ratio (Matroska takes it from a stream field PyAV cannot
+set; only codecs that code it keep it: H.264/HEVC/MPEG-4 in their headers, FFV1 from level 3 in
+every frame), an AVI's rotation, an MP4's track without packets, a MOV's language code outside
+QuickTime's table. Rather than claim they were carried, the report says each loss, found by
+reading the written file back.
 """
 
 from __future__ import annotations
 
 import math
+import re
 import struct
 from collections import Counter
 from fractions import Fraction
 from pathlib import Path
 
 import av
+import av.filter
+import av.logging
 
 from .input import DECODE_ORDER_FORMATS
 from .streams import MOV_LANGUAGES, stream_label
@@ -40,6 +44,38 @@ def sample_aspect(stream: av.video.stream.VideoStream) -> Fraction | None:
         if sar and sar.numerator and Fraction(sar) != 1:
             return Fraction(sar)
     return None
+
+
+SHOWN_SAR = re.compile(r"\bsar:(\d+)/(\d+)")
+
+
+def decoded_sample_aspect(path: Path) -> Fraction | None:
+    """The first decoded frame's non-square sample aspect ratio, or None. A codec that codes it
+    in every frame (FFV1 version 3 slice headers) puts it only on the decoded frames, and PyAV
+    19 does not expose a frame's aspect ratio: FFmpeg's showinfo filter, which logs it, is asked."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        frame = next(iter(container.decode(stream)), None)
+        if frame is None:
+            return None
+        graph = av.filter.Graph()
+        source, show, sink = graph.add_buffer(template=stream), graph.add("showinfo"), graph.add("buffersink")
+        source.link_to(show)
+        show.link_to(sink)
+        graph.configure()
+        previous = av.logging.get_level()
+        av.logging.set_level(av.logging.INFO)
+        try:
+            with av.logging.Capture() as logs:
+                graph.push(frame)
+                graph.pull()
+        finally:
+            av.logging.set_level(previous)
+    found = next((m for m in (SHOWN_SAR.search(str(line[2])) for line in logs) if m), None)
+    if found is None or not int(found[1]) or not int(found[2]):
+        return None
+    sar = Fraction(int(found[1]), int(found[2]))
+    return sar if sar != 1 else None
 
 
 def rotation(stream: av.video.stream.VideoStream) -> int:
@@ -102,10 +138,10 @@ def check_kept(path: Path, kind: str, video: av.video.stream.VideoStream, copied
             return  # cannot pair the tracks up; the counts above already say what is there
         out_video = written[0]
         sar = sample_aspect(video)
-        if sar and sample_aspect(out_video) != sar and out_video.type == "video":
+        if sar and sample_aspect(out_video) != sar and out_video.type == "video" and decoded_sample_aspect(path) != sar:
             codec = check.streams.video[0].codec_context.name
             notes.append(f"sample aspect ratio {sar.numerator}:{sar.denominator} not stored ({codec} video in {kind} files cannot carry it"
-                         f" here): the output shows square pixels; H.264 or HEVC in .mkv/.mp4 keeps it")
+                         f" here): the output shows square pixels; H.264 or HEVC in .mkv/.mp4, or FFV1 from level 3, keeps it")
         turned = rotation(video)
         if turned and out_video.type == "video" and rotation(out_video) != turned:
             notes.append(f"rotation of {turned} degrees not stored ({kind} files cannot carry it): the output plays unrotated")

@@ -30,7 +30,7 @@ from ..engine.protocol import Engine
 from ..errors import InputError
 from ..safe_output import atomic_output, refuse_inputs
 from .streams import COPIED_TYPES, add_copied_streams, copy_container_info
-from .carried import check_kept
+from .carried import check_kept, sample_aspect
 from .containers import DEFAULT_CODEC, codec_for, output_format
 from .encoder import DEFAULT_CRF, RateGrid, VideoOptions, add_video_stream, check_settings, encoder_options, needs_constant_rate
 from .pixfmt import pick_pix_fmt
@@ -196,7 +196,7 @@ def _plan_conversion(source: _Source, options: VideoOptions, opts: dict[str, str
         pix_fmt=pix_fmt,
         tags=out_tags,
         reader=FrameReader(in_planar, used, (width, height)),
-        writer=FrameWriter(out_planar, pix_fmt, out_used, out_tags),
+        writer=FrameWriter(out_planar, pix_fmt, out_used, out_tags, sample_aspect(source.video)),
         to_rgb=ColourMatrix(in_planar, used),
         from_rgb=ColourMatrix(out_planar, out_used),
     )
