@@ -149,3 +149,22 @@ def test_avi_starts_every_stream_together_and_says_what_that_changes(tmp_path: P
         assert abs(beep_moved) <= HALF_FRAME, float(beep_moved)
         said = [float(m) for n in report.notes for m in re.findall(r"audio #1 \(aac\): its first ([0-9.]+) s, before the first frame, not copied", n)]
     assert len(said) == 1 and abs(said[0] - abs(float(audio_offset))) <= 1024 / SAMPLE_RATE, report.notes
+
+
+@pytest.mark.parametrize("start", [Fraction(0), Fraction(1, 2)], ids=["from-0", "from-0.5s"])
+def test_aac_copied_out_of_matroska_keeps_every_sample_in_place(tmp_path: Path, restorer: Restorer, start: Fraction) -> None:
+    """Matroska stamps AAC in whole milliseconds (the 1024 priming samples: -21 ms); copied
+    into MP4, which stamps samples, the priming must be exactly 1024 samples again, so the
+    MP4's edit list leaves all of it unplayed and the beep keeps its sample."""
+    clip = sync_clip(tmp_path / "clip.mkv", start, "aac")
+    out = tmp_path / "out.mp4"
+    restore_video(clip, out, restorer)
+    with av.open(str(out)) as written:
+        first = next(iter(written.decode(audio=0)))
+    if not start:  # from 0 the edit list trims the priming: the first frame heard is a whole one
+        assert (first.pts, first.samples) == (0, 1024), (first.pts, first.samples)
+    before, after = measure(clip), measure(out)
+    # from 0 to the sample (AAC is lossy: the onset may move a sample); from a later start, MP4's
+    # edit list places the track in its movie timescale, whole milliseconds rounded down
+    allowed = Fraction(2, SAMPLE_RATE) if not start else Fraction(1, 1000)
+    assert abs(after["beep"] - before["beep"]) <= allowed, (float(before["beep"]), float(after["beep"]))

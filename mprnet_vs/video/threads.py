@@ -136,7 +136,8 @@ class Pipeline:
         self.decoded.put(("end",))
 
     def encode_worker(self, output: av.container.OutputContainer, video_out: av.video.stream.VideoStream, writer: FrameWriter, streams: dict[int, av.stream.Stream], time_base: Fraction) -> None:
-        retimers = {index: AudioRetimer(stream) for index, stream in self.sources.items() if stream.type == "audio"}
+        retimers = {index: AudioRetimer(stream, self.shift.ticks(stream.time_base))
+                    for index, stream in self.sources.items() if stream.type == "audio"}
         while True:
             item = self.restored.get()
             if item[0] == "frames":
