@@ -77,14 +77,14 @@ def plan_start_shift(first: Fraction | None, copied: list[av.stream.Stream], con
     if not starts:
         return StartShift()
     earliest = min(starts)
-    if earliest < 0:
-        return StartShift(-earliest, f"the source starts at {float(earliest):.3f} s (before 0, as after an MPEG-TS timestamp "
-                                     f"wrap), where players drop frames: every stream shifted by +{float(-earliest):.3f} s")
     audio = any(stream.type == "audio" for stream in copied)
-    if container_name in DECODE_ORDER_FORMATS and audio and first is not None:
+    if container_name in DECODE_ORDER_FORMATS and audio and first is not None:  # a start before 0 too
         note = (f"{container_name} files cannot hold a start time for audio: every stream shifted by {float(-first):+.3f} s "
                 f"for the first frame to start at 0") if first else None
         return StartShift(-first, note, audio_from=Fraction(0))
+    if earliest < 0:
+        return StartShift(-earliest, f"the source starts at {float(earliest):.3f} s (before 0, as after an MPEG-TS timestamp "
+                                     f"wrap), where players drop frames: every stream shifted by +{float(-earliest):.3f} s")
     if constant_rate and audio and earliest > 0:
         return StartShift(-earliest, f"{container_name} files cannot hold a start time for audio: every stream shifted by "
                                      f"-{float(earliest):.3f} s to start at 0, in sync")
