@@ -1,6 +1,6 @@
 """Reliability, third pass (issue 24 leftovers): audio/video sync of copied audio, for every
 encoder with a reorder delay we offer (H.264 and HEVC B-frames, MPEG-4 with B-frames, VP9's
-alt-ref lag) in every output container, from sources that start at 0, 0.5 s and 10 s.
+alt-ref lag, SVT-AV1's hidden frames) in every output container, from sources that start at 0, 0.5 s and 10 s.
 
 Each source is a tiny 24 fps clip made here with PyAV: one bright frame (a flash) and, at the
 same instant, a 1 kHz beep in the copied audio. Read back with FFmpeg's decoders, the output
@@ -106,6 +106,7 @@ COMBINATIONS = [
     (".mov", "libx264"), (".mov", "libx265"), (".mov", "mpeg4"),
     (".ts", "libx264"), (".ts", "libx265"), (".ts", "mpeg4"),
     (".webm", "libvpx-vp9"),
+    (".mkv", "libsvtav1"), (".mp4", "libsvtav1"), (".webm", "libsvtav1"),
 ]
 STARTS = [Fraction(0), Fraction(1, 2), Fraction(10)]
 
