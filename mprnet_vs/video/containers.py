@@ -39,6 +39,17 @@ def output_format(suffix: str) -> str | None:
         return name
 
 
+def own_files_problem(target: Path) -> str | None:
+    """Why ``target`` cannot be written, when its muxer writes files of its own (HLS and DASH
+    playlists with their segments, segment, tee: named from the part file they were given, next
+    to it, and never moved into place; DASH's crashes FFmpeg when tried in memory), or None."""
+    name = output_format(target.suffix)
+    if name is None or not av.format.ContainerFormat(name, "w").no_file:
+        return None
+    return (f"{target}: {name} outputs are written as several files of the muxer's own (playlist segments, numbered "
+            f"images), not one file; choose another extension (.mkv, .mp4, .ts, ...)")
+
+
 @lru_cache(maxsize=None)
 def container_codec(format_name: str) -> str | None:
     """The encoder FFmpeg would use for video in ``format_name`` files, if this FFmpeg has one."""
@@ -86,6 +97,8 @@ def _mux_failure(format_name: str, codec: str, opts: tuple[tuple[str, str], ...]
         if full:
             stream.codec_context.color_range = RANGE_FULL
         stream.codec_context.options = dict(opts)
+        if probe.format.no_file:
+            return None  # it writes files of its own (image2, hls, dash, segment): tried, it left them in the working folder
         try:
             probe.start_encoding()
         except (av.error.FFmpegError, ValueError) as exc:

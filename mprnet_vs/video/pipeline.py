@@ -27,11 +27,11 @@ from .colour import RANGE_FULL, ColourTags, interpret, layout, output_tags
 from .conversion import ColourMatrix
 from .frames import FrameReader, FrameWriter
 from ..engine.protocol import Engine
-from ..errors import InputError
+from ..errors import InputError, UsageError
 from ..safe_output import atomic_output, refuse_inputs
 from .streams import COPIED_TYPES, add_copied_streams, copy_container_info
 from .carried import check_kept, sample_aspect
-from .containers import DEFAULT_CODEC, codec_for, output_format
+from .containers import DEFAULT_CODEC, codec_for, output_format, own_files_problem
 from .encoder import DEFAULT_CRF, RateGrid, VideoOptions, add_video_stream, check_settings, encoder_options, needs_constant_rate
 from .pixfmt import pick_pix_fmt
 from .threads import Pipeline, Progress
@@ -242,6 +242,9 @@ def restore_video(
     refuse_inputs(target, [source])
     if not target.suffix:
         raise InputError(f"{target}: the output needs a file extension (e.g. .mkv or .mp4) to choose a container")
+    problem = own_files_problem(target)
+    if problem:
+        raise UsageError(problem)
     started = time.monotonic()
     if options.codec is None:
         container = output_format(target.suffix)
