@@ -17,7 +17,7 @@ import pytest
 
 from mprnet_vs.engine import Restorer
 from mprnet_vs.video import VideoOptions, restore_video
-from mprnet_vs.video.carried import rotation, sample_aspect, track_title
+from mprnet_vs.video.carried import decoded_sample_aspect, rotation, sample_aspect, track_title
 from test_reliability_vs import needs_vspipe, vspipe
 
 COVER = b"\xff\xd8\xff\xe0" + bytes(range(64)) + b"\xff\xd9"  # the bytes are carried, not decoded
@@ -65,7 +65,8 @@ def source(path: Path, *, sar: Fraction | None = None, turn: int = 0, tags: dict
     return path
 
 
-OUTPUTS = [("out.mkv", None), ("ffv1.mkv", "ffv1"), ("out.webm", None), ("out.mp4", None), ("out.mov", None), ("out.avi", None)]
+OUTPUTS = [("out.mkv", None), ("ffv1.mkv", "ffv1"), ("ffv1.avi", "ffv1"), ("out.webm", None), ("out.mp4", None), ("out.mov", None),
+           ("out.avi", None)]
 
 
 @pytest.mark.parametrize("sar", [Fraction(4, 3), Fraction(32, 27), Fraction(8, 9)], ids=["4:3", "32:27", "8:9"])
@@ -75,12 +76,22 @@ def test_sample_aspect_ratio_is_kept_or_said_in_every_container(tmp_path: Path, 
         out = tmp_path / name
         report = restore_video(clip, out, restorer, VideoOptions(codec=codec))
         with av.open(str(out)) as written:
-            kept = sample_aspect(written.streams.video[0])
+            # H.264 codes it in its headers (read into the stream); FFV1 in every frame
+            kept = sample_aspect(written.streams.video[0]) or decoded_sample_aspect(out)
         said = [n for n in report.notes if f"sample aspect ratio {sar.numerator}:{sar.denominator} not stored" in n]
         assert kept == sar or said, (name, codec, kept, report.notes)
         assert not (kept == sar and said), (name, report.notes)
-        if name in ("out.mkv", "out.mp4", "out.mov", "out.avi"):  # H.264 codes it: these must keep it
+        if name != "out.webm":  # H.264 and FFV1 code it: these must keep it; VP9 cannot (said)
             assert kept == sar, (name, kept)
+
+
+def test_ffv1_below_level_3_cannot_carry_the_aspect_ratio_and_says_so(tmp_path: Path, restorer: Restorer) -> None:
+    """FFV1 codes the aspect ratio in its slice headers, which only level 3 and later have."""
+    clip = source(tmp_path / "anamorphic.mkv", sar=Fraction(32, 27))
+    out = tmp_path / "level1.mkv"
+    report = restore_video(clip, out, restorer, VideoOptions(codec="ffv1", encoder_options={"level": "1"}))
+    assert decoded_sample_aspect(out) is None
+    assert any(n.startswith("sample aspect ratio 32:27 not stored (ffv1 video in matroska files") for n in report.notes), report.notes
 
 
 def _tracks(path: Path) -> list[tuple[str, str | None, str | None]]:

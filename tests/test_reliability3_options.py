@@ -10,6 +10,7 @@ the real one.
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -318,3 +319,27 @@ def test_reported_trajectory_kernel_predicts_the_blur() -> None:
             shift_y, shift_x = kernel.shape[0] - 1 - i, kernel.shape[1] - 1 - j
             predicted += kernel[i, j] * padded[shift_y : shift_y + 48, shift_x : shift_x + 48]
     np.testing.assert_allclose(out, np.clip(predicted, 0, 1), atol=1e-5)
+
+
+@pytest.mark.parametrize(("suffix", "muxer"), [(".m3u8", "hls"), (".mpd", "dash")])
+def test_a_playlist_output_is_refused_and_checking_it_leaves_nothing_behind(video: Path, tmp_path: Path, tiny_weights: Path,
+                                                                            monkeypatch, suffix: str, muxer: str) -> None:
+    """HLS and DASH muxers write segment files of their own, named from the file they are
+    given: the settings check tried them in memory, which left "<none>", "<none>0.ts" in the
+    folder the command ran in (HLS) or killed the process with a floating-point exception
+    (DASH); a real run left segments named after the hidden part file. Refused, exit 2."""
+    from mprnet_vs.errors import UsageError
+    from mprnet_vs.video import VideoOptions, check_settings
+
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    with pytest.raises(UsageError, match=f"out\\{suffix}: {muxer} outputs are written as several files"):
+        check_settings(VideoOptions(), [tmp_path / f"out{suffix}"])
+    assert sorted(p.name for p in work.iterdir()) == []
+    result = subprocess.run([sys.executable, "-m", "mprnet_vs", "restore", str(video), "-o", str(tmp_path / "out" / f"x{suffix}"),
+                             "--weights", str(tiny_weights), "--device", "cpu"], capture_output=True, text=True, timeout=120, cwd=work,
+                            env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))})
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert f"x{suffix}: {muxer} outputs are written as several files" in result.stderr, result.stderr
+    assert not (tmp_path / "out").exists() and sorted(p.name for p in work.iterdir()) == []

@@ -39,6 +39,17 @@ def output_format(suffix: str) -> str | None:
         return name
 
 
+def own_files_problem(target: Path) -> str | None:
+    """Why ``target`` cannot be written, when its muxer writes files of its own (HLS and DASH
+    playlists with their segments, segment, tee: named from the part file they were given, next
+    to it, and never moved into place; DASH's crashes FFmpeg when tried in memory), or None."""
+    name = output_format(target.suffix)
+    if name is None or not av.format.ContainerFormat(name, "w").no_file:
+        return None
+    return (f"{target}: {name} outputs are written as several files of the muxer's own (playlist segments, numbered "
+            f"images), not one file; choose another extension (.mkv, .mp4, .ts, ...)")
+
+
 @lru_cache(maxsize=None)
 def container_codec(format_name: str) -> str | None:
     """The encoder FFmpeg would use for video in ``format_name`` files, if this FFmpeg has one."""
@@ -61,16 +72,22 @@ def codec_for(format_name: str) -> str:
     return container_codec(format_name) or DEFAULT_CODEC
 
 
+PROBE_FRAMES = 3
+
+
 def _mux_failure(format_name: str, codec: str, opts: tuple[tuple[str, str], ...]) -> tuple[str, str] | None:
     """(stage, error) where test-muxing a 64x48 ``codec`` stream into an in-memory
     ``format_name`` file fails -- "encoder": the encoder refuses that stream; "codec": the
-    muxer refuses the codec; "header": it refuses the stream as set up -- or None."""
+    muxer refuses the codec; "header": it refuses the stream as set up; "read back": the
+    muxer writes it, but FFmpeg finds no video in the file (MPEG-TS takes VP9, AV1, FFV1,
+    ProRes, ... as private data its demuxer does not know) -- or None."""
     pix_fmt = probe_format(codec)
     try:
         full = trial_open(codec, pix_fmt, 64, 48, Fraction(25), dict(opts))
     except (av.error.FFmpegError, ValueError, UsageError) as exc:
         return "encoder", describe_error(exc)
-    probe = av.open(BytesIO(), "w", format=format_name)
+    data = BytesIO()
+    probe = av.open(data, "w", format=format_name)
     try:
         try:
             stream = probe.add_stream(codec, rate=25)
@@ -80,25 +97,61 @@ def _mux_failure(format_name: str, codec: str, opts: tuple[tuple[str, str], ...]
         if full:
             stream.codec_context.color_range = RANGE_FULL
         stream.codec_context.options = dict(opts)
+        if probe.format.no_file:
+            return None  # it writes files of its own (image2, hls, dash, segment): tried, it left them in the working folder
         try:
             probe.start_encoding()
         except (av.error.FFmpegError, ValueError) as exc:
             return "header", describe_error(exc)
-        return None
+        try:
+            for index in range(PROBE_FRAMES):
+                frame = av.VideoFrame(64, 48, pix_fmt)
+                for plane in frame.planes:  # black, not whatever the memory held: the same file every time
+                    plane.update(bytes(plane.buffer_size))
+                frame.pts = index
+                probe.mux(stream.encode(frame))
+            probe.mux(stream.encode(None))
+            probe.close()
+        except (av.error.FFmpegError, ValueError):
+            return None  # the real run judges (and says) what writing frames meets
     finally:
         close_quietly(probe)  # a frameless test file need not finish cleanly
+    return _read_back_failure(data, format_name)
+
+
+def _read_back_failure(data: BytesIO, format_name: str) -> tuple[str, str] | None:
+    """("read back", why) when FFmpeg finds no decodable video in the probe file ``data``,
+    read with the demuxer of that name where there is one (a file of three black frames is
+    too short for FFmpeg to recognise an MPEG-TS by probing)."""
+    videos = None
+    for name in (format_name, None):
+        data.seek(0)
+        try:
+            with av.open(data, "r", format=name) as check:
+                videos = [s for s in check.streams.video if s.codec_context is not None]
+            break
+        except ValueError:
+            continue  # no demuxer of that name (a muxer variant such as ipod): probe
+        except (av.error.FFmpegError, OSError):
+            return None  # unreadable for another reason: not judged here
+    if videos is None:
+        return None
+    if videos:
+        return None
+    return "read back", "FFmpeg writes it there but reads no video back"
 
 
 @lru_cache(maxsize=None)
 def container_problem(format_name: str, codec: str, opts: tuple[tuple[str, str], ...]) -> str | None:
     """Why ``format_name`` files cannot hold ``codec`` video, or None. Only a refusal of the
-    codec counts: a header refusal counts where the container's own codec passes the same
-    test (DV and MXF refuse a 64x48 test stream whatever its codec: the real run judges)."""
+    codec counts: a header refusal, or a file FFmpeg reads no video back from, counts where
+    the container's own codec passes the same test (DV and MXF refuse a 64x48 test stream
+    whatever its codec: the real run judges)."""
     failure = _mux_failure(format_name, codec, opts)
     if failure is None or failure[0] == "encoder":
         return None
     stage, error = failure
-    if stage == "header":
+    if stage in ("header", "read back"):
         own = container_codec(format_name)
         if own is None or own == codec or _mux_failure(format_name, own, ()) is not None:
             return None

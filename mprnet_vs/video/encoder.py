@@ -25,7 +25,7 @@ from ..errors import InputError, UsageError
 from .streams import track_metadata
 from .input import describe_error
 
-from .containers import DEFAULT_CODEC, codec_for, container_codec, container_problem, output_format
+from .containers import DEFAULT_CODEC, codec_for, container_codec, container_problem, output_format, own_files_problem
 from .pixfmt import conversion_problem, probe_format
 from .probe import codec_named, trial_open
 
@@ -126,6 +126,10 @@ def check_settings(options: VideoOptions, targets: Iterable[Path] = ()) -> None:
         if isinstance(value, str) and not value.strip():
             raise UsageError(f"{name}: empty value; leave it out (None) for the default")
     targets = [Path(t) for t in targets]
+    for target in targets:
+        problem = own_files_problem(target)
+        if problem:
+            raise UsageError(problem)
     formats = {name for name in (output_format(t.suffix) for t in targets) if name}
     pairs = sorted({(options.codec or codec_for(name), name) for name in formats}) or [(options.codec or DEFAULT_CODEC, "")]
     checked: dict[str, dict[str, str]] = {}

@@ -3,7 +3,10 @@ does only what needs no matrix (chroma resampling and packing); :mod:`.conversio
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import av
+import av.filter
 import numpy as np
 from av.video.reformatter import ColorRange, Interpolation, VideoReformatter
 
@@ -55,15 +58,42 @@ class FrameReader:
         return out
 
 
-class FrameWriter:
-    """C x H x W planar samples -> VideoFrame in the encoder's pixel format, tagged."""
+class AspectStamp:
+    """Gives frames a sample aspect ratio, through FFmpeg's setsar filter (PyAV 19 cannot set a
+    frame's): a codec that codes it in every frame, such as FFV1 (version 3 slice headers),
+    takes it from the frame, not from the codec context, and Matroska's muxer writes a display
+    size only from a stream field PyAV cannot set -- so this is how an FFV1 .mkv keeps it."""
 
-    def __init__(self, planar: PixelLayout, pix_fmt: str, interpretation: Interpretation, tags: ColourTags) -> None:
+    def __init__(self, sar: Fraction) -> None:
+        self.sar = sar
+        self._graph: av.filter.Graph | None = None
+
+    def __call__(self, frame: av.VideoFrame) -> av.VideoFrame:
+        if self._graph is None:  # built for the first frame: every later one has its size and format
+            graph = av.filter.Graph()
+            source = graph.add_buffer(width=frame.width, height=frame.height, format=frame.format.name, time_base=Fraction(1, 1000))
+            stamp = graph.add("setsar", f"{self.sar.numerator}/{self.sar.denominator}")
+            sink = graph.add("buffersink")
+            source.link_to(stamp)
+            stamp.link_to(sink)
+            graph.configure()
+            self._graph = graph
+        self._graph.push(frame)
+        return self._graph.pull()
+
+
+class FrameWriter:
+    """C x H x W planar samples -> VideoFrame in the encoder's pixel format, tagged (and with
+    ``sar``, the source's non-square sample aspect ratio, on every frame)."""
+
+    def __init__(self, planar: PixelLayout, pix_fmt: str, interpretation: Interpretation, tags: ColourTags,
+                 sar: Fraction | None = None) -> None:
         self.planar = planar
         self.pix_fmt = pix_fmt
         self.tags = tags
         self._reformatter = VideoReformatter()
         self._range = ColorRange.JPEG if interpretation.range == RANGE_FULL else ColorRange.MPEG
+        self._stamp = AspectStamp(sar) if sar else None
 
     def frame(self, planes: np.ndarray) -> av.VideoFrame:
         channels, height, width = planes.shape
@@ -85,5 +115,7 @@ class FrameWriter:
                 dst_color_range=self._range,
                 interpolation=RESAMPLE,
             )
+        if self._stamp is not None:
+            frame = self._stamp(frame)
         self.tags.apply(frame)
         return frame

@@ -29,18 +29,18 @@ from .colour import RANGE_FULL, ColourTags, interpret, layout, output_tags
 from .conversion import ColourMatrix
 from .frames import FrameReader, FrameWriter
 from ..engine.protocol import Engine
-from ..errors import InputError
+from ..errors import InputError, UsageError
 from ..safe_output import atomic_output, refuse_inputs
 from .streams import COPIED_TYPES, add_copied_streams, copy_container_info
-from .carried import check_kept
-from .containers import DEFAULT_CODEC, codec_for, output_format
+from .carried import check_kept, sample_aspect
+from .containers import DEFAULT_CODEC, codec_for, output_format, own_files_problem
 from .encoder import DEFAULT_CRF, RateGrid, VideoOptions, add_video_stream, check_settings, encoder_options, needs_constant_rate
 from .pes import program_stream
 from .pixfmt import pick_pix_fmt
 from .probe import takes_time_base
 from .threads import Pipeline, Progress
-from .timing import plan_start_shift, verify_output
 from .frame_times import DECODE_ORDER_FORMATS, Timing
+from .timing import audio_start_notes, plan_start_shift, verify_output
 from .input import (
     close_quietly,
     DecodeLog,
@@ -206,7 +206,7 @@ def _plan_conversion(source: _Source, options: VideoOptions, opts: dict[str, str
         pix_fmt=pix_fmt,
         tags=out_tags,
         reader=FrameReader(in_planar, used, (width, height)),
-        writer=FrameWriter(out_planar, pix_fmt, out_used, out_tags),
+        writer=FrameWriter(out_planar, pix_fmt, out_used, out_tags, sample_aspect(source.video)),
         to_rgb=ColourMatrix(in_planar, used),
         from_rgb=ColourMatrix(out_planar, out_used),
     )
@@ -252,6 +252,9 @@ def restore_video(
     refuse_inputs(target, [source])
     if not target.suffix:
         raise InputError(f"{target}: the output needs a file extension (e.g. .mkv or .mp4) to choose a container")
+    problem = own_files_problem(target)
+    if problem:
+        raise UsageError(problem)
     started = time.monotonic()
     if options.codec is None:
         container = output_format(target.suffix)
@@ -339,6 +342,7 @@ def _write(source: _Source, conversion: _Conversion, temp: Path, restorer: Engin
             f"written at a constant {float(source.rate):.4g} fps"
         )
     report.incomplete = incompleteness(source.log, source.container, source.video, timing, source.time_base)
+    report.notes.extend(audio_start_notes(pipeline.shift, pipeline.written, pipeline.sources, container_name, 1 / source.rate))
     moved = verify_output(temp, pipeline.written, Fraction(video_out.codec_context.time_base), 1 / source.rate, target)
     if moved:
         report.notes.append(moved)

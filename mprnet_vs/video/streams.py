@@ -82,21 +82,29 @@ def cover_attachment(output: av.container.OutputContainer, container: av.contain
 class AudioRetimer:
     """Sample-exact timestamps for audio copied out of a coarse time base (Matroska's 1 ms):
     rounded stamps are snapped back onto the running sample count, as FFmpeg's own stream copy
-    does, so an MP4 gets true packet durations and the right priming/trim."""
+    does, so an MP4 gets true packet durations and the right priming/trim. The first packet
+    is anchored on the stream's start less the encoder's priming (AAC's 1024 samples, stamped
+    -21 ms), not on its rounded stamp: rounded, 16 samples of priming were played and every
+    sample came 16 late. ``shift``: ticks the pipeline adds to every stamp (see StartShift)."""
 
-    def __init__(self, stream: av.audio.stream.AudioStream) -> None:
+    def __init__(self, stream: av.audio.stream.AudioStream, shift: int = 0) -> None:
         self.rate = int(stream.codec_context.sample_rate or 0)
         self.time_base = Fraction(stream.time_base) if stream.time_base else None
         self.frame_size = int(stream.codec_context.frame_size or 0)
-        self.next: int | None = None
         self.active = bool(self.rate and self.time_base and self.time_base > Fraction(1, self.rate))
+        padding = int(getattr(stream.codec_context, "initial_padding", 0) or 0)
+        self.next: int | None = None
+        self.anchor: int | None = None  # where the first packet starts, in samples
+        if self.active and padding and stream.start_time is not None:
+            self.anchor = round((stream.start_time + shift) * self.time_base * self.rate) - padding
 
     def __call__(self, packet: av.Packet) -> None:
         if not self.active or packet.pts is None:
             return
         tick = self.time_base * self.rate  # samples per input tick
         exact = packet.pts * tick
-        start = self.next if self.next is not None and abs(exact - self.next) <= tick else round(exact)
+        expected = self.next if self.next is not None else self.anchor
+        start = expected if expected is not None and abs(exact - expected) <= tick else round(exact)
         duration = packet.duration * tick if packet.duration else Fraction(self.frame_size)
         if self.frame_size and abs(duration - self.frame_size) <= tick:
             duration = Fraction(self.frame_size)

@@ -23,8 +23,8 @@ from ..engine.protocol import Engine
 from ..errors import MprnetError
 from .streams import AudioRetimer
 from .encoder import RateGrid, VideoOptions
-from .timing import StartShift, Written
 from .frame_times import Timing
+from .timing import StartShift, Written, stream_start
 
 if TYPE_CHECKING:
     from .pipeline import _Conversion
@@ -134,7 +134,8 @@ class Pipeline:
         self.decoded.put(("end",))
 
     def encode_worker(self, output: av.container.OutputContainer, video_out: av.video.stream.VideoStream, writer: FrameWriter, streams: dict[int, av.stream.Stream], time_base: Fraction) -> None:
-        retimers = {index: AudioRetimer(stream) for index, stream in self.sources.items() if stream.type == "audio"}
+        retimers = {index: AudioRetimer(stream, self.shift.ticks(stream.time_base))
+                    for index, stream in self.sources.items() if stream.type == "audio"}
         while True:
             item = self.restored.get()
             if item[0] == "frames":
@@ -156,12 +157,27 @@ class Pipeline:
                     packet.dts = None if packet.dts is None else packet.dts + shift
                 if index in retimers:
                     retimers[index](packet)
+                if self.shift.audio_from is not None and index in retimers and self._left_out(packet, index):
+                    continue
                 packet.stream = streams[index]
                 output.mux(packet)
                 self.written.packets[index] += 1
             else:
                 output.mux(video_out.encode(None))
                 return
+
+    def _left_out(self, packet: av.Packet, index: int) -> bool:
+        """Whether a copied audio packet plays before StartShift.audio_from and is left out;
+        where the kept ones start is noted in ``written`` (see timing.audio_start_notes)."""
+        if packet.pts is None or not packet.time_base:
+            return False
+        start = packet.pts * Fraction(packet.time_base)
+        duration = (packet.duration or 0) * Fraction(packet.time_base)
+        if index not in self.written.audio_first and self.shift.drops(start, duration, stream_start(self.sources[index])):
+            self.written.audio_dropped[index] = start + duration
+            return True
+        self.written.audio_first.setdefault(index, start)
+        return False
 
     def restore_loop(self, to_rgb: ColourMatrix, from_rgb: ColourMatrix, total: int | None) -> None:
         batch_size = max(1, int(getattr(self.restorer, "batch", 1)))
