@@ -21,7 +21,7 @@ import av
 import av.filter
 import av.logging
 
-from .input import DECODE_ORDER_FORMATS
+from .frame_times import DECODE_ORDER_FORMATS
 from .streams import MOV_LANGUAGES, stream_label
 from .timing import stream_start
 
