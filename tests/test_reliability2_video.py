@@ -25,14 +25,15 @@ def restorer(tiny_weights: Path) -> Restorer:
 
 
 def clip(path: Path, *, codec: str = "libx264", frames: int = 30, start: float = 0.0, audio: str | None = None,
-         container_options: dict[str, str] | None = None, pix_fmt: str = "yuv420p") -> Path:
-    """A 64x48 video of noise at 25 fps, stamped in 1/90000 s from ``start`` seconds, with
-    an optional mono audio stream of codec ``audio`` starting at the same time."""
+         container_options: dict[str, str] | None = None, pix_fmt: str = "yuv420p", tick: Fraction | None = None) -> Path:
+    """A 64x48 video of noise at 25 fps, stamped in ``tick`` (default 1/90000 s) from ``start``
+    seconds, with an optional mono audio stream of codec ``audio`` starting at the same time."""
     rng = np.random.default_rng(len(path.name))
     with av.open(str(path), "w", options=container_options or {}) as out:
         video = out.add_stream(codec, rate=25)
         video.width, video.height, video.pix_fmt = 64, 48, pix_fmt
-        tick = Fraction(1, 25) if codec == "mpeg4" else Fraction(1, 90000)  # MPEG-4 part 2 takes no finer base
+        if tick is None:
+            tick = Fraction(1, 25) if codec == "mpeg4" else Fraction(1, 90000)  # MPEG-4 part 2 takes no finer base
         video.codec_context.time_base = tick
         sound = None
         if audio:

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from mprnet_vs.cli import main
+from test_reliability2_video import clip as noise_clip
 from test_reliability_vs import needs_vspipe, vspipe
 from test_video import decoded
 
@@ -26,30 +27,7 @@ def clip(path: Path, codec: str = "libx264", audio: str | None = None, frames: i
          tick: Fraction = Fraction(1, 1000)) -> Path:
     """A 64x48 video of noise at 25 fps from ``start`` seconds, stamped in ``tick``, with an
     optional mono audio track (codec ``audio``) as long as the video."""
-    rng = np.random.default_rng(len(path.name))
-    with av.open(str(path), "w") as out:
-        video = out.add_stream(codec, rate=25)
-        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
-        video.codec_context.time_base = tick
-        sound = None
-        if audio:
-            sound = out.add_stream(audio, rate=48000)
-            sound.layout = "mono"
-        for index in range(frames):
-            frame = av.VideoFrame.from_ndarray(rng.integers(0, 256, (48, 64, 3), dtype=np.uint8), format="rgb24")
-            frame.pts, frame.time_base = round((start + Fraction(index, 25)) / tick), tick
-            out.mux(video.encode(frame))
-        out.mux(video.encode(None))
-        if sound is not None:
-            fmt = sound.codec_context.format.name
-            size = sound.codec_context.frame_size or 1024
-            for first in range(0, frames * 48000 // 25, size):
-                samples = av.AudioFrame.from_ndarray(np.zeros((1, size), np.int16 if fmt.startswith("s16") else np.float32),
-                                                     format=fmt, layout="mono")
-                samples.sample_rate, samples.pts, samples.time_base = 48000, round(start * 48000) + first, Fraction(1, 48000)
-                out.mux(sound.encode(samples))
-            out.mux(sound.encode(None))
-    return path
+    return noise_clip(path, codec=codec, audio=audio, frames=frames, start=start, tick=tick)
 
 
 def last_video_packet(path: Path) -> tuple[int, int]:
@@ -179,15 +157,7 @@ def test_a_cut_last_frame_costs_only_that_frame(tmp_path: Path, tiny_weights: Pa
     were lost: 9 of 12 restored where 11 decode. Slice threads report the error on the cut
     packet itself and every frame before it comes out."""
     whole = tmp_path / name
-    with av.open(str(whole), "w", options={"movflags": "faststart"}) as out:
-        video = out.add_stream("libx264", rate=25)
-        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
-        rng = np.random.default_rng(1)
-        for index in range(FRAMES):
-            frame = av.VideoFrame.from_ndarray(rng.integers(0, 256, (48, 64, 3), dtype=np.uint8), format="rgb24")
-            frame.pts = index
-            out.mux(video.encode(frame))
-        out.mux(video.encode(None))
+    noise_clip(whole, frames=FRAMES, tick=Fraction(1, 25), container_options={"movflags": "faststart"})
     at, size = last_video_packet(whole)
     cut = tmp_path / f"cut_{name}"
     cut.write_bytes(whole.read_bytes()[: at + size // 2])
@@ -230,15 +200,8 @@ def test_a_short_frame_count_says_where_decoding_stopped(tmp_path: Path, tiny_we
     where decoding stopped. It now names the last frame that decoded and its time."""
     for name, codec in (("index_first.mp4", "libx264"), ("short.avi", "mpeg4")):
         whole = tmp_path / name
-        with av.open(str(whole), "w", options={"movflags": "faststart"} if name.endswith(".mp4") else {}) as out:
-            video = out.add_stream(codec, rate=25)
-            video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
-            rng = np.random.default_rng(2)
-            for index in range(FRAMES):
-                frame = av.VideoFrame.from_ndarray(rng.integers(0, 256, (48, 64, 3), dtype=np.uint8), format="rgb24")
-                frame.pts = index
-                out.mux(video.encode(frame))
-            out.mux(video.encode(None))
+        noise_clip(whole, codec=codec, frames=FRAMES, tick=Fraction(1, 25),
+                   container_options={"movflags": "faststart"} if name.endswith(".mp4") else {})
         cut = tmp_path / f"cut_{name}"
         cut.write_bytes(whole.read_bytes()[: last_video_packet(whole)[0]])
         target = tmp_path / f"out_{whole.stem}" / "restored.mkv"
