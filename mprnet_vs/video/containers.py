@@ -134,9 +134,7 @@ def _read_back_failure(data: BytesIO, format_name: str) -> tuple[str, str] | Non
             continue  # no demuxer of that name (a muxer variant such as ipod): probe
         except (av.error.FFmpegError, OSError):
             return None  # unreadable for another reason: not judged here
-    if videos is None:
-        return None
-    if videos:
+    if videos is None or videos:  # not judged here, or video found
         return None
     return "read back", "FFmpeg writes it there but reads no video back"
 

@@ -78,20 +78,19 @@ def trial_open(codec: str, pix_fmt: str, width: int, height: int, rate: Fraction
     return full
 
 
-
-
 @lru_cache(maxsize=None)
 def takes_time_base(codec: str, pix_fmt: str, time_base: Fraction, rate: Fraction) -> bool:
     """False when the encoder opens at 1/rate but not with ``time_base``: MPEG-1/2 take their
     frame rate from the time base ("MPEG-1/2 does not support 90000/1 fps"), MPEG-4 part 2 caps
     its denominator at 65535. Such a codec stores one rate, whatever the container."""
+    full_range = pix_fmt.startswith("yuvj")
     try:
-        try_encoder(codec, pix_fmt, 64, 48, rate, {}, full_range=pix_fmt.startswith("yuvj"), time_base=time_base)
+        try_encoder(codec, pix_fmt, 64, 48, rate, {}, full_range=full_range, time_base=time_base)
         return True
     except (av.error.FFmpegError, ValueError):
         pass
     try:
-        try_encoder(codec, pix_fmt, 64, 48, rate, {}, full_range=pix_fmt.startswith("yuvj"))
+        try_encoder(codec, pix_fmt, 64, 48, rate, {}, full_range=full_range)
     except (av.error.FFmpegError, ValueError):
         return True  # not even at 1/rate: the real open reports why
     return False
