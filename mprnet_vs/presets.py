@@ -1,4 +1,4 @@
-"""Stage presets: named profiles (fast / balanced / quality) of engine settings, read from YAML.
+"""Stage presets: named profiles (fast / balanced / quality / best) of engine settings, read from YAML.
 
 One file per task ships in the package (``presets/<task>.yaml`` in a checkout, the
 ``mprnet_vs.presets_data`` package in a wheel). A user may pass the path of a file of the same
@@ -38,6 +38,7 @@ class Settings:
     overlap: int = 32
     batch: int = 1
     precision: str = "auto"
+    ensemble: int = 1
     source: str = "built-in defaults"
     description: str = ""
 
@@ -59,6 +60,8 @@ BUILTIN_PROFILES = {
     "fast": Settings(stages=1, source="built-in profile fast", description="stage 1 only"),
     "balanced": Settings(stages=2, source="built-in profile balanced", description="stages 1-2"),
     "quality": Settings(stages=3, source="built-in profile quality", description="all three stages (the paper's output)"),
+    "best": Settings(stages=3, ensemble=4, source="built-in profile best",
+                     description="all three stages on four mirrored copies, averaged (4x the time)"),
 }
 
 
@@ -199,6 +202,12 @@ def resolve(task: str | None, preset: str | os.PathLike | None = None) -> Settin
             raise PresetError(f"unknown profile {name!r}; profiles: {', '.join(BUILTIN_PROFILES)} (or a .yaml path)")
         return BUILTIN_PROFILES[name]
     return pick_profile(load_file(preset_file(task)), preset)
+
+
+def resolve_args(args: Any) -> Settings:
+    """The settings a command line asks for: ``args.preset`` for ``args.task``, overridden by
+    every setting flag given (``--stages``, ``--tile``, ... ``--ensemble``)."""
+    return resolve(args.task, args.preset).override(**{key: getattr(args, key, None) for key in SETTING_KEYS})
 
 
 def available() -> dict[str, list[str]]:

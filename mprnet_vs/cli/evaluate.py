@@ -31,9 +31,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "compare extra (pip install 'mprnet-vs[compare]')")
     parser.add_argument("--seed", type=at_least(0, maximum=2**32 - 1), default=0,
                         help="seed of the degradation, 0 to 4294967295 (default 0)")
-    parser.add_argument("--preset", help="engine preset (fast / balanced / quality or a YAML file)")
+    parser.add_argument("--preset", help="engine preset (fast / balanced / quality / best or a YAML file)")
     parser.add_argument("--device", help="cpu, cuda or cuda:N (default: CUDA when available)")
     parser.add_argument("--local-stats", type=option_type(OPTIONS_BY_NAME["local_stats"]), metavar="N", help=OPTIONS_BY_NAME["local_stats"].help)
+    parser.add_argument("--ensemble", type=option_type(OPTIONS_BY_NAME["ensemble"]), metavar="N", help=OPTIONS_BY_NAME["ensemble"].help)
     parser.add_argument("--save", type=Path, metavar="DIR", help="also write the degraded and restored images here")
     parser.add_argument("--json", action="store_true", help="print the scores as JSON instead of a table")
 
@@ -59,7 +60,8 @@ def run(args: argparse.Namespace) -> int:
         check_spec_for(args.task, args.degrade, args.baseline)
     elif args.baseline is not None:
         raise UsageError("--baseline needs --render independent (the renderer tells it the true sigma or kernel)")
-    restorer = Restorer(args.task, weights=args.weights, preset=args.preset, device=args.device, local_stats=args.local_stats)
+    restorer = Restorer(args.task, weights=args.weights, preset=args.preset, device=args.device, local_stats=args.local_stats,
+                        ensemble=args.ensemble)
     if args.render == "independent":
         items = rendered_pairs(args.clean, args.degrade, args.seed)  # kept: the baseline scores the same images
     else:
@@ -91,14 +93,15 @@ def run(args: argparse.Namespace) -> int:
     runs = [model] + ([baseline_run(args.baseline, items)] if args.baseline else [])
     if args.json:
         report = {"task": args.task, "weights": str(restorer.checkpoint or ""), "source": str(args.pairs or args.clean),
-                  "degrade": args.degrade, "render": args.render, "seed": args.seed, **to_json(model.scores),
+                  "degrade": args.degrade, "render": args.render, "seed": args.seed,
+                  "stages": restorer.stages, "ensemble": restorer.ensemble, **to_json(model.scores),
                   "seconds_per_megapixel": model.seconds_per_megapixel}
         if args.baseline:
             report["baseline"] = {"name": args.baseline, **to_json(runs[1].scores),
                                   "seconds_per_megapixel": runs[1].seconds_per_megapixel}
         print(json.dumps(report, indent=2))
     else:
-        print(f"task {args.task}, weights {restorer.checkpoint}")
+        print(f"task {args.task}, weights {restorer.checkpoint}, stages {restorer.stages}, ensemble {restorer.ensemble}")
         print(table(model.scores))
         print(f"restoration time: {model.seconds_per_megapixel:.2f} s per megapixel")
         if args.baseline:

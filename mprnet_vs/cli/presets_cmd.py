@@ -9,7 +9,7 @@ from .. import presets
 from ..errors import PresetError, UsageError
 from ..tasks import TASKS
 
-COLUMNS = ("stages", "tile", "overlap", "batch", "precision")
+COLUMNS = ("stages", "tile", "overlap", "batch", "precision", "ensemble")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -53,5 +53,5 @@ def run(args: argparse.Namespace) -> int:
         print(f"{task} ({presets.preset_file(task)})")
         print("\n".join(_rows(profiles)))
     print("* = default profile. Use one with: mprnet-vs restore ... --task TASK --preset NAME")
-    print("Options given explicitly (--stages, --tile, --overlap, --batch, --precision) override the profile.")
+    print("Options given explicitly (--stages, --tile, --overlap, --batch, --precision, --ensemble) override the profile.")
     return 0

@@ -230,9 +230,7 @@ def prepare(args: argparse.Namespace) -> tuple[_Runner, list[Job]]:
         import_ray()  # one line naming the extra when Ray is not installed
     # Settings errors are usage errors, found before any file is touched.
     try:
-        presets.resolve(args.task, args.preset).override(
-            stages=args.stages, tile=args.tile, overlap=args.overlap, batch=args.batch, precision=args.precision
-        )
+        presets.resolve_args(args)
     except PresetError as exc:
         raise UsageError(str(exc)) from None
     try:

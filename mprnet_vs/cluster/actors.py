@@ -186,9 +186,7 @@ def engine_spec(args: Any) -> tuple[EngineSpec, Path]:
     from ..weights import resolve_weights
 
     try:
-        settings = presets.resolve(args.task, args.preset).override(
-            stages=args.stages, tile=args.tile, overlap=args.overlap, batch=args.batch, precision=args.precision
-        )
+        settings = presets.resolve_args(args)
         weights = resolve_weights(args.task, args.weights)
     except MprnetError as exc:
         raise UsageError(str(exc)) from None

@@ -15,6 +15,7 @@ Recipes are short strings used by the CLI and the training configs; ``a+b`` appl
     blur:max_length=11        random motion blur, kernels no longer than 11 px
     noise                     Gaussian noise, sigma drawn from 0-50 (in 8-bit units)
     noise:sigma=25            Gaussian noise of sigma 25/255
+    noise:max_sigma=55,skew=0.5  sigma drawn from 0-55, weak noise more often
     noise:kind=poisson,peak=30,sigma=5
     rainmix                   rain rendered many ways (blend, layers, drops, haze; all drawn)
     rainmix:blend=alpha,layers=2,tint=0.3
@@ -38,7 +39,8 @@ Ranges
   (a random camera-shake path, 7-25 px); then Gaussian noise of sigma 0-2/255. ``max_length``
   lowers the 25 px cap (3-25).
 - noise: Gaussian sigma 0-50/255, or Poisson-Gaussian (photon count ``peak`` 10-100 at white,
-  plus Gaussian read noise sigma 0-10/255). Results are clipped to [0, 1].
+  plus Gaussian read noise sigma 0-10/255). Results are clipped to [0, 1]. ``max_sigma`` moves
+  the Gaussian's 50 cap; ``skew`` k draws sigma as max_sigma * u^(1+k), more often weak.
 - rainmix: blend screen / add / alpha; 1-3 layers; density 0.0005-0.012; angle -35..35; length
   5-60 px; width 0.5-4 px; blur 0-2 px; opacity 0.2-0.9; tint 0-0.6; drops 0-0.1 of the frame
   and haze 0-0.3, each off in half the draws (:mod:`.rain_styles`).
@@ -52,7 +54,7 @@ A recipe may set a value outside the drawn range, within what the degradation ca
 else is an InputError naming the recipe and the key): rain density 0-1, angle -90..90, length
 1-100, width 1-10, brightness 0-1, blur 0-10; blur length 1-101 (longer than the drawn
 range, for stress tests), angle -360..360, noise 0-255,
-max_length 3-25; noise sigma 0-255, peak 1-1e6; rainmix layers 1-3 (whole), density 0-0.1,
+max_length 3-25; noise sigma 0-255, peak 1-1e6, max_sigma 0-255, skew 0-4; rainmix layers 1-3 (whole), density 0-0.1,
 angle -90..90, length 1-150, width 0.5-10, blur 0-10, opacity 0-1, tint 0-1, drops 0-0.5, haze
 0-0.9; blurmix length 1-101, radius 0.5-12, spread 0.3-8, noise 0-255, max_length 3-25; noisemix
 sigma 0-255, peak 0 or 1-1e6, channel_corr 0-1, grain 0-3; jpeg quality 1-100, chance 0-1.

@@ -205,12 +205,23 @@ def add_noise(
     kind: str = "gaussian",
     sigma: float | None = None,
     peak: float | None = None,
+    max_sigma: float = 50.0,
+    skew: float = 0.0,
 ) -> np.ndarray:
-    """Gaussian (sigma in 8-bit units, drawn from 0-50) or Poisson-Gaussian noise, clipped."""
+    """Gaussian (sigma in 8-bit units, drawn from 0-50) or Poisson-Gaussian noise, clipped.
+
+    A drawn Gaussian sigma is ``max_sigma * u ** (1 + skew)`` for ``u`` uniform in [0, 1): skew 0
+    (the default) is uniform from 0 to ``max_sigma``; a larger skew spends more of the draws on
+    weak noise, where a denoiser has the least room over BM3D, while still covering strong noise
+    (skew 0.5 with max_sigma 55: 42 % of draws under 15, 41 % over 25). The default draws are the
+    shipped recipe's, unchanged."""
     x = as_float(img)
     rng = _rng(rng)
     if kind == "gaussian":
-        s = _pick(sigma, 0.0, 50.0, rng) / 255.0
+        s = _pick(sigma, 0.0, max_sigma, rng)
+        if sigma is None and skew > 0:
+            s = max_sigma * (s / max_sigma) ** (1.0 + skew) if max_sigma > 0 else 0.0
+        s /= 255.0
         out = x + rng.normal(0.0, s, x.shape).astype(np.float32)
     elif kind == "poisson":
         p = _pick(peak, 10.0, 100.0, rng)

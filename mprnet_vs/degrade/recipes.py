@@ -25,7 +25,7 @@ LIMITS: dict[str, dict[str, tuple[float, float]]] = {
     "rain": {"density": (0.0, 1.0), "angle": (-90.0, 90.0), "length": (1.0, 100.0), "width": (1.0, 10.0),
              "brightness": (0.0, 1.0), "blur": (0.0, 10.0)},
     "blur": {"length": (1.0, MAX_SET_LENGTH), "angle": (-360.0, 360.0), "noise": (0.0, 255.0), "max_length": (3.0, MAX_KERNEL)},
-    "noise": {"sigma": (0.0, 255.0), "peak": (1.0, 1e6)},
+    "noise": {"sigma": (0.0, 255.0), "peak": (1.0, 1e6), "max_sigma": (0.0, 255.0), "skew": (0.0, 4.0)},
     **{name: {**limits, "chance": (0.0, 1.0)} for name, limits in (
         ("rainmix", rain_styles.LIMITS), ("blurmix", kernels.LIMITS), ("noisemix", noise_models.LIMITS))},
     "jpeg": jpeg.LIMITS,

@@ -6,7 +6,7 @@ README's option table all list exactly :data:`ENGINE_OPTIONS` (tests/test_option
 it), so an option is added, renamed or re-documented here once.
 
 Each option validates in one place: the profile settings (stages, tile, overlap, batch,
-precision) in :func:`check_setting`, which presets, the Restorer and every front end call;
+precision, ensemble) in :func:`check_setting`, which presets, the Restorer and every front end call;
 ``weights``, ``preset`` and ``device`` where they are resolved (a file to find, a GPU to ask
 for); ``compile`` and ``local_stats`` by their own checks below. Text from a command line or a
 vspipe ``-a`` argument first goes through :meth:`Option.parse`, so ``tile=auto`` and
@@ -31,6 +31,7 @@ BACKEND_HELP = (
     "or auto (the fastest installed backend that is exact on this device)"
 )
 STAGES = (1, 2, 3)  # the model's STAGE_CHOICES (tests check they agree; this module imports no torch)
+ENSEMBLE = (1, 2, 4, 8)  # engine.ensemble.ENSEMBLE_SIZES (tests check they agree)
 # Frames or tiles per forward pass. Far above what any GPU fits for real frames, low enough
 # that a typo (batch=100000) fails at once instead of holding a whole video in memory.
 MAX_BATCH = 256
@@ -101,7 +102,7 @@ class Option:
 
 
 def check_setting(key: str, value: Any, where: str) -> Any:
-    """``value`` for profile setting ``key`` (stages, tile, overlap, batch, precision),
+    """``value`` for profile setting ``key`` (stages, tile, overlap, batch, precision, ensemble),
     normalised; a PresetError naming ``where`` and the key, with what is allowed, otherwise.
     Presets, the Restorer and every front end validate these settings here only."""
 
@@ -128,6 +129,10 @@ def check_setting(key: str, value: Any, where: str) -> Any:
     if key == "batch":
         if not _is_int(value) or value < 1 or value > MAX_BATCH:
             raise bad(f"an integer >= 1 and <= {MAX_BATCH}")
+        return value
+    if key == "ensemble":
+        if not _is_int(value) or value not in ENSEMBLE:
+            raise bad("1 (off), 2, 4 or 8")
         return value
     if key == "precision":
         if not isinstance(value, str) or value.strip().lower() not in PRECISIONS:
@@ -167,13 +172,13 @@ def _setting(key: str) -> Callable[[Any, str], Any]:
     return lambda value, where: check_setting(key, value, where)
 
 
-SETTINGS = ("stages", "tile", "overlap", "batch", "precision")
+SETTINGS = ("stages", "tile", "overlap", "batch", "precision", "ensemble")
 
 ENGINE_OPTIONS: tuple[Option, ...] = (
     Option("weights", "str | os.PathLike | None", "checkpoint file (default: the task's published checkpoint if found, "
            "else the shipped model)", kind="path", metavar="PATH"),
     Option("preset", "str | os.PathLike | None", "profile (fast = stage 1, balanced = stages 1-2, quality = all 3, "
-           "the default) or a preset YAML file (FILE.yaml:PROFILE picks a profile)", kind="path", metavar="NAME|FILE"),
+           "the default, best = quality on 4 mirrored copies averaged) or a preset YAML file (FILE.yaml:PROFILE picks a profile)", kind="path", metavar="NAME|FILE"),
     Option("stages", "int | None", "stages to run: 3 is the paper's output, 2 and 1 stop early (faster)",
            choices=STAGES, check=_setting("stages")),
     Option("tile", "int | str | None", "tile side in pixels (larger than the frame: the whole frame), 0 = whole frame, auto = the whole frame when it fits "
@@ -184,6 +189,9 @@ ENGINE_OPTIONS: tuple[Option, ...] = (
     Option("batch", "int | None", f"frames (or tiles) per forward pass (1 to {MAX_BATCH})", check=_setting("batch")),
     Option("precision", "str | None", "compute precision: auto = fp16 on CUDA (falling back to bf16/fp32 on "
            "overflow), fp32 on the CPU", kind="text", metavar="NAME", choices=PRECISIONS, check=_setting("precision")),
+    Option("ensemble", "int | None", "restore 1 (off), 2, 4 or 8 mirrored copies of each frame and average them "
+           "(that many times the time for a cleaner result; 4 = every mirror, 8 = transposed too)",
+           choices=ENSEMBLE, check=_setting("ensemble")),
     Option("device", "str | int | None", "cpu, cuda, cuda:N or N (default: CUDA when available)",
            words=("*",), metavar="DEVICE"),
     Option("compile", "bool", "run the model through torch.compile", kind="flag", default=False, check=check_bool),

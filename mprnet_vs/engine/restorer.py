@@ -25,6 +25,7 @@ from . import autotile, convert
 from .backends import Backend, ModelSource, check_backend, make_backend
 from .backends.torch_eager import OOM_ERRORS
 from .devices import DeviceSpec, resolve_device
+from .ensemble import ensemble_mean
 from .options import check_bool, check_text, describe
 from .padding import crop, pad_to_multiple
 from .precision import NAMES, fallback_dtype, initial_dtype
@@ -54,6 +55,7 @@ class Restorer:
         overlap: int | None = None,
         batch: int | None = None,
         precision: str | None = None,
+        ensemble: int | None = None,
         device: DeviceSpec = None,
         compile: bool = False,
         local_stats: int | None = None,
@@ -66,7 +68,7 @@ class Restorer:
         self.task = check_task(task) if task is not None else None
         self.local_stats = check_local_stats(local_stats)
         settings = presets.resolve(self.task, preset).override(
-            stages=stages, tile=tile, overlap=overlap, batch=batch, precision=precision
+            stages=stages, tile=tile, overlap=overlap, batch=batch, precision=precision, ensemble=ensemble
         )
         self.settings = settings
         self.stages: int = settings.stages
@@ -74,6 +76,7 @@ class Restorer:
         self.overlap: int = settings.overlap
         self.batch: int = settings.batch
         self.precision: str = settings.precision
+        self.ensemble: int = settings.ensemble
         self.device: torch.device = resolve_device(device)
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # video frames repeat one size: tune once
@@ -119,6 +122,7 @@ class Restorer:
         return (
             f"Restorer(task={self.task!r}, weights={str(source)!r}, stages={self.stages}, tile={self.tile!r}, "
             f"overlap={self.overlap}, batch={self.batch}, precision={self.precision!r} ({NAMES[self.dtype]}), "
+            f"ensemble={self.ensemble}, "
             f"device={str(self.device)!r}, local_stats={self.model.local_stats_patch or 0}, "
             f"backend={self.backend.describe()!r})"
         )
@@ -148,12 +152,12 @@ class Restorer:
     def restore_tensor(self, x: torch.Tensor) -> torch.Tensor:
         """B x 3 x H x W float tensor in [0, 1] on ``self.device`` -> restored, same shape, dtype
         and device, clamped to [0, 1]. Pads, tiles and batches internally (at most ``batch``
-        images or tiles per forward). Safe to call from several threads."""
+        images or tiles per forward), once per ``ensemble`` copy. Safe to call from several threads."""
         self._check_tensor(x)
         if self.device.type == "cpu" and torch.get_num_threads() != self._cpu_threads:
             torch.set_num_threads(self._cpu_threads)
         with torch.inference_mode():
-            restored = self._restore(x)
+            restored = ensemble_mean(x, self.ensemble, lambda copy: self._restore(copy).clamp_(0.0, 1.0))
         # Outside inference mode, so callers get an ordinary tensor they may modify in place.
         with torch.no_grad():
             return restored.clamp(0.0, 1.0).to(x.dtype)
