@@ -254,3 +254,28 @@ def _clean_scratch() -> Iterator[None]:
     for folder in scratch_left():
         shutil.rmtree(folder, ignore_errors=True)
 
+
+
+def test_two_attempts_at_one_piece_at_once_both_finish(cluster: Cluster, tmp_path: Path, tiny_weights: Path, long_video) -> None:
+    """A removed node's worker can still be writing a piece when its restarted actor (or a second
+    worker, for a stalled piece) starts the same piece: neither may refuse the other (the
+    second used to fail with "another mprnet-vs run is writing it"). The first to finish is
+    the result; nothing else is left."""
+    from mprnet_vs.cluster.actors import EngineSpec, Work, start_workers
+    from mprnet_vs.cluster.workdir import Token
+
+    source, serial = long_video
+    spec = EngineSpec(task=None, weights_name=tiny_weights.name, options=dict(ENGINE), threads=1)
+    workers = start_workers(2, spec, gpus=1, cpus=1)
+    try:
+        token = Token(tmp_path)
+        result = tmp_path / "piece-0000.mkv"
+        work = Work("0/0", "video", str(source), str(result), str(token.path), token.value, LOSSLESS)
+        weights = [ray.put(tiny_weights.read_bytes())]
+        answers = ray.get([worker.restore.remote(work, weights) for worker in workers], timeout=300)
+    finally:
+        for worker in workers:
+            ray.kill(worker)
+    assert [answer.report.frames for answer in answers] == [240, 240]
+    assert_same_as_serial(result, serial, source)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([result.name, token.path.name])

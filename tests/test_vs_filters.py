@@ -541,9 +541,9 @@ def test_unknown_script_keys_are_warned_about(tmp_path):
     messages = _log_messages(lambda: script_options(scope, "s"))
     assert [m for m in messages if "ignoring" in m] == [
         "s: ignoring -a tiel=...: not an option of this script; did you mean tile? "
-        "options: src, weights, preset, stages, tile, overlap, batch, precision, device, compile, local_stats, backend, num_streams, matrix",
+        "options: src, weights, preset, stages, tile, overlap, batch, precision, ensemble, device, compile, local_stats, backend, num_streams, matrix",
         "s: ignoring -a colour=...: not an option of this script; "
-        "options: src, weights, preset, stages, tile, overlap, batch, precision, device, compile, local_stats, backend, num_streams, matrix",
+        "options: src, weights, preset, stages, tile, overlap, batch, precision, ensemble, device, compile, local_stats, backend, num_streams, matrix",
     ]
     shipped = {"__file__": str(Path(__file__).resolve().parent.parent / "mprnet_vs" / "vapoursynth" / "scripts" / "derain.vpy"), "tile": "64"}
     assert not [m for m in _log_messages(lambda: script_options(shipped, "s")) if "ignoring" in m]

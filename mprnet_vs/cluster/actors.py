@@ -4,7 +4,10 @@ Ray *tasks* that ask for a GPU get a fresh process per call (10-16 s to start he
 model loaded again each time); an actor starts once and keeps the model. Ray's actors are
 at-most-once by default; these restart without limit and their calls are retried
 (``max_restarts=-1``, ``max_task_retries=-1``): at-least-once is safe because every piece of
-work is written atomically and the same piece written twice is the same file.
+work is written atomically and the same piece written twice is the same file. Two attempts at one
+piece can run at once (the worker of a removed node may still be running when its restarted
+actor starts again; a stalled piece is given to a second worker), so each attempt writes under a
+name of its own and the first to finish is linked into place; a later one is discarded.
 
 A worker reads its input from the path the driver gave it when it can see that file (checked
 with a token the driver wrote next to the outputs: a node with a folder of the same name but
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import shutil
 import tempfile
 import warnings
@@ -23,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..safe_output import OutputAppeared, place_new
 from ..video.encoder import VideoOptions
 
 SCRATCH_PREFIX = "mprnet-vs-ray-"
@@ -136,7 +141,8 @@ class RestoreWorker:
 
         with contextlib.ExitStack() as stack:
             if data is None:
-                source, result = Path(work.source), Path(work.result)
+                source, result = Path(work.source), attempt_path(Path(work.result))
+                stack.callback(_discard, result)
             else:
                 private = Path(tempfile.mkdtemp(dir=self.scratch))
                 stack.callback(shutil.rmtree, private, True)
@@ -154,8 +160,22 @@ class RestoreWorker:
             done.warnings = list(dict.fromkeys(str(w.message) for w in caught))
             if data is not None:
                 done.data = result.read_bytes()
+            else:
+                with contextlib.suppress(OutputAppeared):  # another attempt finished first: the same piece
+                    place_new(result, Path(work.result))
         self.current = (work.key, getattr(done.report, "frames", 1))
         return done
+
+
+def attempt_path(result: Path) -> Path:
+    """This attempt's own name for ``result``, beside it in the work folder (a hidden name that
+    the work folder's clean-up removes if the attempt dies)."""
+    return result.with_name(f".{result.stem}.attempt-{os.getpid()}-{secrets.token_hex(4)}{result.suffix}")
+
+
+def _discard(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        path.unlink()
 
 
 def _sees(work: Work) -> bool:

@@ -5,7 +5,8 @@ size, modification time), the output and every setting that changes the result, 
 with the same command finds the pieces it finished and a rerun with other settings does not
 reuse them. Inside: ``piece-NNNN.EXT`` (a restored piece, complete: written atomically),
 ``whole.EXT`` (a restored file not yet moved into place), ``cut-NNNN.EXT`` (a stream-copied
-piece of the source waiting for a worker: temporary) and the writers' own temporary files.
+piece of the source waiting for a worker: temporary) and the writers' own temporary files
+(each attempt's ``.piece-NNNN.attempt-*`` before it is linked into place).
 Only complete results survive a clean-up; the folder goes once its output is in place.
 """
 
