@@ -9,7 +9,7 @@ from .. import presets
 from ..errors import PresetError, UsageError
 from ..tasks import TASKS
 
-COLUMNS = ("stages", "tile", "overlap", "batch", "precision", "ensemble")
+COLUMNS = presets.SETTING_KEYS  # every setting a profile holds, in the engine options' order
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -53,5 +53,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"{task} ({presets.preset_file(task)})")
         print("\n".join(_rows(profiles)))
     print("* = default profile. Use one with: mprnet-vs restore ... --task TASK --preset NAME")
-    print("Options given explicitly (--stages, --tile, --overlap, --batch, --precision, --ensemble) override the profile.")
+    flags = ", ".join(f"--{key}" for key in COLUMNS)
+    print(f"Options given explicitly ({flags}) override the profile.")
     return 0

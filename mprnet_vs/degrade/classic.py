@@ -218,10 +218,7 @@ def add_noise(
     x = as_float(img)
     rng = _rng(rng)
     if kind == "gaussian":
-        s = _pick(sigma, 0.0, max_sigma, rng)
-        if sigma is None and skew > 0:
-            s = max_sigma * (s / max_sigma) ** (1.0 + skew) if max_sigma > 0 else 0.0
-        s /= 255.0
+        s = (float(sigma) if sigma is not None else max_sigma * float(rng.uniform(0.0, 1.0)) ** (1.0 + skew)) / 255.0
         out = x + rng.normal(0.0, s, x.shape).astype(np.float32)
     elif kind == "poisson":
         p = _pick(peak, 10.0, 100.0, rng)

@@ -40,12 +40,12 @@ def untransform(x: torch.Tensor, copy: int) -> torch.Tensor:
 
 
 def ensemble_mean(x: torch.Tensor, size: int, restore: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
-    """The mean of ``restore`` over the first ``size`` copies of ``x``; ``restore(x)`` itself
-    (no copy, no arithmetic) for size 1. The Restorer passes its clamped restoration, so the
-    result is the mean of what ``ensemble=1`` would give for each mirrored frame."""
+    """The mean of ``restore`` over the first ``size`` copies of ``x``, each clamped to [0, 1]
+    first (so it is the mean of what ``ensemble=1`` gives for each mirrored frame, whose output
+    the Restorer clamps); ``restore(x)`` itself, untouched, for size 1."""
     if size == 1:
         return restore(x)
-    total = restore(x).float()
+    total = restore(x).float().clamp_(0.0, 1.0)
     for copy in range(1, size):
-        total += untransform(restore(transform(x, copy).contiguous()), copy).float()
+        total += untransform(restore(transform(x, copy).contiguous()), copy).float().clamp_(0.0, 1.0)
     return total.div_(size)

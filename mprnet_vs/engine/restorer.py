@@ -157,7 +157,7 @@ class Restorer:
         if self.device.type == "cpu" and torch.get_num_threads() != self._cpu_threads:
             torch.set_num_threads(self._cpu_threads)
         with torch.inference_mode():
-            restored = ensemble_mean(x, self.ensemble, lambda copy: self._restore(copy).clamp_(0.0, 1.0))
+            restored = ensemble_mean(x, self.ensemble, self._restore)
         # Outside inference mode, so callers get an ordinary tensor they may modify in place.
         with torch.no_grad():
             return restored.clamp(0.0, 1.0).to(x.dtype)
