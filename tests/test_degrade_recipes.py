@@ -284,3 +284,33 @@ def test_other_recipe_mistakes_are_input_errors():
     for bad in ("noisemix:peak=0.5", "rainmix:colour=red", "noise+", "jpeg+", "blurmix:kind=shake,length=x"):
         with pytest.raises(InputError):
             dg.check_recipe(bad)
+
+
+def test_alternatives_apply_one_whole_chain_drawn_first_from_the_generator():
+    img = photo()
+    rng = np.random.default_rng(4)
+    pick = int(rng.integers(2))
+    if pick == 0:
+        by_hand = dg.add_noise(img, rng, sigma=10.0)
+    else:
+        assert rng.random() < 1.0  # noisemix's chance, then its draws, then the JPEG
+        by_hand = dg.jpeg_compress(dg.add_noise_mix(img, rng, sigma=5.0), rng, quality=50.0)
+    np.testing.assert_array_equal(dg.degrade(img, "noise:sigma=10|noisemix:sigma=5+jpeg:quality=50", 4), by_hand)
+    assert [[n for n, _ in chain] for chain in dg.parse_alternatives("rain|rainmix+jpeg")] == [["rain"], ["rainmix", "jpeg"]]
+
+
+def test_alternatives_are_each_drawn_about_as_often_and_a_plain_recipe_draws_no_choice():
+    img = photo()
+    light = [dg.degrade(img, "noise:sigma=2|noise:sigma=40", s) for s in range(200)]
+    strong = sum(float(np.abs(out - img).mean()) > 0.05 for out in light)
+    assert 70 <= strong <= 130  # each alternative about half the time
+    # Without '|' the generator's stream is the old one: the shipped recipes' images never change.
+    np.testing.assert_array_equal(dg.degrade(img, "noise:sigma=25", 3), dg.add_noise(img, np.random.default_rng(3), sigma=25.0))
+
+
+def test_alternative_mistakes_are_input_errors_naming_the_recipe():
+    for bad in ("rain|", "|noise", "rain||noise"):
+        with pytest.raises(InputError, match="empty alternative"):
+            dg.check_recipe(bad)
+    with pytest.raises(InputError, match=r"recipe 'noise:sigma=300': sigma"):
+        dg.check_recipe("rain|noise:sigma=300")  # every alternative is checked, not just the one drawn

@@ -6,7 +6,8 @@ seed or ``numpy.random.Generator``; the same seed gives the same result. Paramet
 degradations rather than a single look.
 
 Recipes are short strings used by the CLI and the training configs; ``a+b`` applies ``a`` then
-``b`` (one generator for the whole chain)::
+``b`` (one generator for the whole chain); ``a|b`` applies one of them, drawn per image, each as
+likely (``|`` binds looser than ``+``: ``rain|rainmix+jpeg`` is ``rain`` or ``rainmix+jpeg``)::
 
     rain                      random rain (all parameters drawn)
     rain:density=0.02,angle=-10
@@ -27,6 +28,7 @@ Recipes are short strings used by the CLI and the training configs; ``a+b`` appl
     noisemix+jpeg:chance=0.3  camera noise, then JPEG (30-95) on 30 % of the images
     rainmix:chance=0.9        rain on 90 % of the images; 10 % stay clean (a model must leave
                               clean input alone: rainmix, blurmix, noisemix and jpeg take chance)
+    rain|rain|rainmix         the shipped rain recipe on 2/3 of the images, rainmix on the rest
 
 The first three are the shipped models' recipes; their draws never change, so the model cards'
 numbers stay reproducible. The others were added to make models that generalise (issue 25).
@@ -66,13 +68,13 @@ from .jpeg import jpeg_bytes, jpeg_compress
 from .kernels import blur_mix, defocus_kernel, gaussian_kernel, mixed_kernel, shake_kernel
 from .noise_models import add_noise_mix, unit_noise_field
 from .rain_styles import add_rain_mix, streak_mask
-from .recipes import (CHOICES, DEGRADATIONS, INTEGERS, LIMITS, check_recipe, degrade, parse_chain,
-                      parse_recipe)
+from .recipes import (CHOICES, DEGRADATIONS, INTEGERS, LIMITS, check_recipe, degrade, parse_alternatives,
+                      parse_chain, parse_recipe)
 
 __all__ = [
     "MAX_KERNEL", "MAX_SET_LENGTH", "Seed", "add_noise", "add_rain", "as_float", "blur_kernel", "line_kernel",
     "motion_blur", "rain_layer", "to_dtype", "to_uint8", "trajectory_kernel", "jpeg_bytes", "jpeg_compress",
     "blur_mix", "defocus_kernel", "gaussian_kernel", "mixed_kernel", "shake_kernel", "add_noise_mix",
     "unit_noise_field", "add_rain_mix", "streak_mask", "CHOICES", "DEGRADATIONS", "INTEGERS", "LIMITS",
-    "check_recipe", "degrade", "parse_chain", "parse_recipe",
+    "check_recipe", "degrade", "parse_alternatives", "parse_chain", "parse_recipe",
 ]

@@ -82,12 +82,30 @@ def parse_chain(recipe: str) -> list[tuple[str, dict[str, Any]]]:
     return [parse_recipe(p) for p in parts]
 
 
+def parse_alternatives(recipe: str) -> list[list[tuple[str, dict[str, Any]]]]:
+    """``"rain|rainmix+jpeg"`` -> one parsed chain per alternative (``rain``, then ``rainmix+jpeg``):
+    ``|`` binds looser than ``+``. A recipe without ``|`` gives one chain."""
+    parts = recipe.strip().split("|")
+    if any(not p.strip() for p in parts):
+        raise InputError(f"recipe {recipe!r}: an empty alternative beside a '|'")
+    return [parse_chain(p) for p in parts]
+
+
 def degrade(img: np.ndarray, recipe: str, seed: Seed = None) -> np.ndarray:
     """Apply a recipe string (see :mod:`mprnet_vs.degrade`); float32 HxWx3 in [0, 1]. The parts
-    of a chained recipe draw from one generator in turn, so the whole chain is seeded."""
+    of a chained recipe draw from one generator in turn, so the whole chain is seeded. With
+    alternatives (``a|b``) the generator first picks one, each as likely (repeat one to weight
+    it: ``a|a|b``); a recipe without ``|`` draws nothing for it, so its images never change."""
     rng = _rng(seed)
+    chains = parse_alternatives(recipe)
+    chain = chains[int(rng.integers(len(chains)))] if len(chains) > 1 else chains[0]
+    return _apply_chain(img, recipe, chain, rng)
+
+
+def _apply_chain(img: np.ndarray, recipe: str, chain: list[tuple[str, dict[str, Any]]],
+                 rng: np.random.Generator) -> np.ndarray:
     out = img
-    for name, params in parse_chain(recipe):
+    for name, params in chain:
         if name in _CHANCE_OUTSIDE and rng.random() >= params.pop("chance", 1.0):
             continue  # this part leaves the image clean: the model also learns to leave clean input alone
         try:
@@ -98,6 +116,9 @@ def degrade(img: np.ndarray, recipe: str, seed: Seed = None) -> np.ndarray:
 
 
 def check_recipe(recipe: str) -> str:
-    """Validate a recipe by running it once on a tiny image; returns it unchanged."""
-    degrade(np.full((16, 16, 3), 0.5, np.float32), recipe, 0)
+    """Validate a recipe by running each of its alternatives once on a tiny image; returns it
+    unchanged."""
+    tiny = np.full((16, 16, 3), 0.5, np.float32)
+    for chain in parse_alternatives(recipe):
+        _apply_chain(tiny, recipe, chain, _rng(0))
     return recipe
