@@ -4,7 +4,7 @@ A convolutional restorer's errors depend on orientation while the image's conten
 the mean of the restorations of a frame's mirror images, each mirrored back, has less error than
 any one of them (the "x8" of EDSR+ and most restoration papers). It costs one network pass per
 copy: ``ensemble=4`` is four times the time for, on the shipped denoiser and eleven held-out
-photos, +0.12 / +0.13 / +0.17 dB at sigma 15 / 25 / 50 (``ensemble=8``: +0.15 / +0.17 / +0.22;
+photos, +0.11 / +0.11 / +0.18 dB at sigma 15 / 25 / 50 (``ensemble=8``: +0.15 / +0.16 / +0.23;
 docs/models.md has these and the other models'). The copies go through the whole engine
 (padding, tiling, batching, precision fallback, out-of-memory retries), so any backend runs them.
 
