@@ -288,14 +288,18 @@ def test_other_recipe_mistakes_are_input_errors():
 
 def test_alternatives_apply_one_whole_chain_drawn_first_from_the_generator():
     img = photo()
-    rng = np.random.default_rng(4)
-    pick = int(rng.integers(2))
-    if pick == 0:
-        by_hand = dg.add_noise(img, rng, sigma=10.0)
-    else:
-        assert rng.random() < 1.0  # noisemix's chance, then its draws, then the JPEG
-        by_hand = dg.jpeg_compress(dg.add_noise_mix(img, rng, sigma=5.0), rng, quality=50.0)
-    np.testing.assert_array_equal(dg.degrade(img, "noise:sigma=10|noisemix:sigma=5+jpeg:quality=50", 4), by_hand)
+    picks = set()
+    for seed in range(8):  # seeds that draw each alternative
+        rng = np.random.default_rng(seed)
+        pick = int(rng.integers(2))
+        picks.add(pick)
+        if pick == 0:
+            by_hand = dg.add_noise(img, rng, sigma=10.0)
+        else:
+            assert rng.random() < 1.0  # noisemix's chance, then its draws, then the JPEG
+            by_hand = dg.jpeg_compress(dg.add_noise_mix(img, rng, sigma=5.0), rng, quality=50.0)
+        np.testing.assert_array_equal(dg.degrade(img, "noise:sigma=10|noisemix:sigma=5+jpeg:quality=50", seed), by_hand)
+    assert picks == {0, 1}
     assert [[n for n, _ in chain] for chain in dg.parse_alternatives("rain|rainmix+jpeg")] == [["rain"], ["rainmix", "jpeg"]]
 
 
