@@ -70,9 +70,11 @@ def test_evaluate_scores_model_and_baseline_on_the_same_images(photos, tiny_weig
         assert m["input"] == b["input"]  # the same degraded images
         assert b["output"]["psnr"] > b["input"]["psnr"] + 3
     assert report["seconds_per_megapixel"] > 0 and report["baseline"]["seconds_per_megapixel"] > 0
+    for run in (report, report["baseline"]):  # CPU time counts every thread: it is never zero for real work
+        assert run["cpu_seconds_per_megapixel"] > 0
     assert main(argv[:-1]) == 0
     text = capsys.readouterr().out
-    assert "bm3d (true sigma)" in text and "s/MP" in text
+    assert "bm3d (true sigma)" in text and "s/MP" in text and "CPU s/MP" in text
 
 
 @pytest.mark.parametrize(("extra", "message"), [
@@ -86,3 +88,41 @@ def test_evaluate_refuses_mismatched_comparisons_in_one_line(photos, tiny_weight
     assert main(argv) != 0
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_cpu_time_counts_the_work_of_every_thread():
+    """CPU time is the process's, every thread's: a restorer whose work runs on a helper thread
+    while the calling thread only waits is charged that thread's CPU time; one that sleeps,
+    almost nothing (``time.thread_time`` in the caller would charge both nothing)."""
+    import hashlib
+    import threading
+    import time
+
+    from mprnet_vs.evaluation.compare import timed
+
+    helper_cpu = [0.0]
+
+    def work() -> None:
+        start = time.thread_time()
+        block = bytes(1 << 20)
+        for _ in range(300):
+            hashlib.sha256(block).digest()
+        helper_cpu[0] = time.thread_time() - start
+
+    def on_helper(img: np.ndarray) -> np.ndarray:
+        helper = threading.Thread(target=work)
+        helper.start()
+        helper.join()  # the calling thread waits without using the CPU
+        return img
+
+    def asleep(img: np.ndarray) -> np.ndarray:
+        time.sleep(0.3)
+        return img
+
+    img = np.full((100, 100, 3), 0.5, np.float32)
+    pairs = [(("a.png", img, img), None)]
+    worked, slept = timed("helper", lambda _t: on_helper, pairs), timed("asleep", lambda _t: asleep, pairs)
+    assert helper_cpu[0] > 0.05
+    assert worked.cpu_seconds >= 0.9 * helper_cpu[0]
+    assert slept.seconds >= 0.29 and slept.cpu_seconds < 0.1
+    assert abs(worked.cpu_seconds_per_megapixel - worked.cpu_seconds / 0.01) < 1e-9

@@ -318,3 +318,48 @@ def test_alternative_mistakes_are_input_errors_naming_the_recipe():
             dg.check_recipe(bad)
     with pytest.raises(InputError, match=r"recipe 'noise:sigma=300': sigma"):
         dg.check_recipe("rain|noise:sigma=300")  # every alternative is checked, not just the one drawn
+
+
+def test_linear_light_rain_lifts_darks_more_than_srgb_rain():
+    """The same streaks composited in linear light brighten a dark area several times more than
+    a bright one; composited on the sRGB values the lift is far more even."""
+    img = np.zeros((96, 96, 3), np.float32)
+    img[:, :48], img[:, 48:] = 0.15, 0.75
+    kw = dict(blend="add", layers=1, density=0.01, angle=0, length=20, width=1.5, blur=0, opacity=0.4, tint=0,
+              drops=0, haze=0, colour="global")
+    ratio = {}
+    for space in ("srgb", "linear"):
+        r = dg.add_rain_mix(img, 7, space=space, **kw) - img
+        ratio[space] = float(r[:, :48].mean() / r[:, 48:].mean())
+    assert ratio["linear"] > 2 * ratio["srgb"]
+
+
+def test_local_colour_takes_the_light_around_each_streak():
+    """With colour=local (and full tint) a streak over a red half is redder than one over a blue half."""
+    img = np.zeros((96, 96, 3), np.float32)
+    img[:, :48] = (0.6, 0.1, 0.1)
+    img[:, 48:] = (0.1, 0.1, 0.6)
+    out = dg.add_rain_mix(img, 3, blend="add", layers=1, density=0.01, angle=0, length=20, width=1.5, blur=0,
+                          opacity=0.5, tint=1.0, drops=0, haze=0, space="srgb", colour="local") - img
+    left, right = out[:, 8:40].reshape(-1, 3).sum(0), out[:, 56:88].reshape(-1, 3).sum(0)
+    assert left[0] > 1.5 * left[2] and right[2] > 1.5 * right[0]
+    same = dg.add_rain_mix(img, 3, blend="add", layers=1, density=0.01, angle=0, length=20, width=1.5, blur=0,
+                           opacity=0.5, tint=1.0, drops=0, haze=0, space="srgb", colour="global") - img
+    g_left = same[:, 8:40].reshape(-1, 3).sum(0)
+    assert abs(g_left[0] / g_left[2] - 1.0) < 0.2  # one colour for every streak: the scene's mean (red + blue)
+
+
+def test_rainmix_space_and_colour_are_checked():
+    for bad, word in (("rainmix:space=log", "space"), ("rainmix:colour=red", "colour")):
+        with pytest.raises(InputError, match=word):
+            dg.degrade(photo(), bad, 0)
+
+
+def test_rainmix_colours_streaks_globally_unless_told():
+    """``colour`` is not drawn by default (local colour made a model wipe texture); ``either`` draws it."""
+    img = photo()
+    for seed in range(3):
+        assert np.array_equal(dg.degrade(img, "rainmix", seed), dg.degrade(img, "rainmix:colour=global", seed))
+    local = [np.array_equal(dg.degrade(img, "rainmix:colour=either", s), dg.degrade(img, "rainmix:colour=local", s))
+             for s in range(12)]
+    assert any(local) and not all(local)  # some draws are the local colour's rain, others are not

@@ -6,10 +6,14 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..tasks import TASKS
 from ..engine.options import OPTIONS_BY_NAME
 from . import at_least, option_type
+
+if TYPE_CHECKING:
+    from ..evaluation.compare import Timed
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -95,19 +99,24 @@ def run(args: argparse.Namespace) -> int:
         report = {"task": args.task, "weights": str(restorer.checkpoint or ""), "source": str(args.pairs or args.clean),
                   "degrade": args.degrade, "render": args.render, "seed": args.seed,
                   "stages": restorer.stages, "ensemble": restorer.ensemble, **to_json(model.scores),
-                  "seconds_per_megapixel": model.seconds_per_megapixel}
+                  **_times(model)}
         if args.baseline:
-            report["baseline"] = {"name": args.baseline, **to_json(runs[1].scores),
-                                  "seconds_per_megapixel": runs[1].seconds_per_megapixel}
+            report["baseline"] = {"name": args.baseline, **to_json(runs[1].scores), **_times(runs[1])}
         print(json.dumps(report, indent=2))
     else:
         print(f"task {args.task}, weights {restorer.checkpoint}, stages {restorer.stages}, ensemble {restorer.ensemble}")
         print(table(model.scores))
-        print(f"restoration time: {model.seconds_per_megapixel:.2f} s per megapixel")
+        print(f"restoration time: {model.seconds_per_megapixel:.2f} s per megapixel "
+              f"({model.cpu_seconds_per_megapixel:.2f} CPU s, all threads)")
         if args.baseline:
             print()
             print(comparison_table(runs))
     return 0
+
+
+def _times(run: Timed) -> dict[str, float]:
+    """Wall-clock and CPU seconds per megapixel, for the JSON report."""
+    return {"seconds_per_megapixel": run.seconds_per_megapixel, "cpu_seconds_per_megapixel": run.cpu_seconds_per_megapixel}
 
 
 def _note(message: str) -> None:

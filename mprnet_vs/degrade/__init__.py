@@ -45,7 +45,9 @@ Ranges
   the Gaussian's 50 cap; ``skew`` k draws sigma as max_sigma * u^(1+k), more often weak.
 - rainmix: blend screen / add / alpha; 1-3 layers; density 0.0005-0.012; angle -35..35; length
   5-60 px; width 0.5-4 px; blur 0-2 px; opacity 0.2-0.9; tint 0-0.6; drops 0-0.1 of the frame
-  and haze 0-0.3, each off in half the draws (:mod:`.rain_styles`).
+  and haze 0-0.3, each off in half the draws; composited on the sRGB values or in linear light
+  (``space``) in half the draws each; streaks coloured by the scene's mean, or with
+  ``colour=local`` by the light around them (:mod:`.rain_styles`).
 - blurmix: kind linear 30 % / shake 40 % / defocus 20 % / gaussian 10 %; length 3-25 (shake
   7-25); radius 1-8 px; spread 0.5-3 px; then noise sigma 0-3/255 (:mod:`.kernels`).
 - noisemix: sigma 0-55/255; shot noise peak 4-400 (log-uniform, off in half the draws);
