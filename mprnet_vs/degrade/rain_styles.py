@@ -24,9 +24,11 @@ Parameters (``None`` = drawn per image from the range given):
   than bright ones; editors and most synthetic rain sets composite the sRGB values.
 - ``colour``: ``global`` (the default) | ``local`` | ``either`` (drawn evenly): the streaks' colour
   comes from the whole scene's mean, or from the scene blurred around each streak (a drop refracts
-  the light about it). Not drawn by default: faint thin streaks in the colour of what is around them look like
-  texture, and a model trained with ``local`` in half its patches (2026-12-07, beside other
-  changes) wiped fine bright texture off clean photos.
+  the light about it). Not drawn by default: faint thin streaks in the colour of what is around
+  them look like texture, and a model trained with ``local`` in half its patches (2026-12-07,
+  beside other changes) wiped fine bright texture off clean photos.
+
+Before 2026-12-07 rainmix composited on the sRGB values only: ``space=srgb`` reproduces those images.
 """
 
 from __future__ import annotations
