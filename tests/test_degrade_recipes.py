@@ -339,12 +339,12 @@ def test_local_colour_takes_the_light_around_each_streak():
     img = np.zeros((96, 96, 3), np.float32)
     img[:, :48] = (0.6, 0.1, 0.1)
     img[:, 48:] = (0.1, 0.1, 0.6)
-    out = dg.add_rain_mix(img, 3, blend="add", layers=1, density=0.01, angle=0, length=20, width=1.5, blur=0,
-                          opacity=0.5, tint=1.0, drops=0, haze=0, space="srgb", colour="local") - img
+    streaks = dict(blend="add", layers=1, density=0.01, angle=0, length=20, width=1.5, blur=0, opacity=0.5, tint=1.0,
+                   drops=0, haze=0, space="srgb")
+    out = dg.add_rain_mix(img, 3, colour="local", **streaks) - img
     left, right = out[:, 8:40].reshape(-1, 3).sum(0), out[:, 56:88].reshape(-1, 3).sum(0)
     assert left[0] > 1.5 * left[2] and right[2] > 1.5 * right[0]
-    same = dg.add_rain_mix(img, 3, blend="add", layers=1, density=0.01, angle=0, length=20, width=1.5, blur=0,
-                           opacity=0.5, tint=1.0, drops=0, haze=0, space="srgb", colour="global") - img
+    same = dg.add_rain_mix(img, 3, colour="global", **streaks) - img
     g_left = same[:, 8:40].reshape(-1, 3).sum(0)
     assert abs(g_left[0] / g_left[2] - 1.0) < 0.2  # one colour for every streak: the scene's mean (red + blue)
 

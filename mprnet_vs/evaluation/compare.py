@@ -31,7 +31,7 @@ class Timed:
     scores: list[Score]
     seconds: float
     megapixels: float
-    cpu_seconds: float = 0.0
+    cpu_seconds: float
 
     @property
     def seconds_per_megapixel(self) -> float:
