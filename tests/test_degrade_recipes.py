@@ -14,7 +14,7 @@ from mprnet_vs.errors import InputError
 
 NEW_RECIPES = ["rainmix", "rainmix:blend=alpha,layers=3,drops=0.05,haze=0.2", "blurmix", "blurmix:kind=shake",
                "blurmix:kind=defocus", "noisemix", "noisemix:peak=20,channel_corr=0.5,grain=1", "jpeg",
-               "noisemix+jpeg:quality=50", "blurmix+jpeg:chance=0.5"]
+               "noisemix+jpeg:quality=50", "blurmix+jpeg:chance=0.5", "veil", "veil:space=linear,tint=0.2"]
 
 
 def photo(h: int = 72, w: int = 96) -> np.ndarray:
@@ -273,7 +273,8 @@ def test_chance_leaves_that_share_of_images_clean():
     ("blurmix:radius=20", "radius"), ("blurmix:max_length=30", "max_length"), ("noisemix:sigma=-1", "sigma"),
     ("noisemix:channel_corr=1.5", "channel_corr"), ("noisemix:grain=inf", "grain"), ("jpeg:quality=0", "quality"),
     ("jpeg:quality=101", "quality"), ("jpeg:chance=2", "chance"), ("noisemix:chance=-1", "chance"),
-    ("noise:skew=5", "skew"), ("noise:max_sigma=-3", "max_sigma"),
+    ("noise:skew=5", "skew"), ("noise:max_sigma=-3", "max_sigma"), ("veil:strength=1", "strength"),
+    ("veil:space=log", "space"), ("veil:chance=1.5", "chance"),
 ])
 def test_new_recipe_values_out_of_range_are_named(recipe, key):
     with pytest.raises(InputError, match=rf"recipe '{recipe}': {key}\b"):
@@ -363,3 +364,32 @@ def test_rainmix_colours_streaks_globally_unless_told():
     local = [np.array_equal(dg.degrade(img, "rainmix:colour=either", s), dg.degrade(img, "rainmix:colour=local", s))
              for s in range(12)]
     assert any(local) and not all(local)  # some draws are the local colour's rain, others are not
+
+
+# ----------------------------------------------------------------------------- veil
+
+
+def test_veil_is_rainmix_haze_without_streaks_and_lifts_darks_more():
+    """``veil`` lifts every pixel towards a light grey by ``strength`` (dark ones most), keeps the
+    order of values, and is the very veil rainmix lays under its streaks when they are absent."""
+    img = photo()
+    out = dg.degrade(img, "veil:strength=0.2,space=srgb,tint=0", 3)
+    np.testing.assert_allclose(out, img * 0.8 + 0.2, atol=1e-6)  # tint 0: towards white (0.75 + 0.25)
+    linear = dg.degrade(img, "veil:strength=0.05,space=linear,tint=0", 3)
+    dark, bright = img[..., 0] < 0.35, img[..., 0] > 0.55
+    lift = linear[..., 0] - img[..., 0]
+    assert lift[dark].mean() > 1.2 * lift[bright].mean() > 0  # in linear light a veil lifts darks more
+    no_streaks = dict(blend="add", layers=1, density=0.0, drops=0, tint=0.3, space="linear")
+    np.testing.assert_allclose(dg.add_rain_mix(img, 4, haze=0.15, **no_streaks),
+                               dg.add_veil(img, 9, strength=0.15, space="linear", tint=0.3), atol=1e-6)
+
+
+def test_veil_draws_strength_space_and_tint_per_image():
+    img = photo()
+    lifts = [float((dg.degrade(img, "veil", s) - img).mean()) for s in range(40)]
+    assert 0 <= min(lifts) < 0.03 and max(lifts) > 0.08  # strength 0-0.3 drawn, not fixed
+    def affine(out: np.ndarray) -> bool:  # a tint-0 sRGB veil moves every value the same share towards 1
+        share = (out - img) / (1 - img)
+        return float(share.max() - share.min()) < 1e-4
+    srgb = [affine(dg.degrade(img, "veil:tint=0", s)) for s in range(20)]
+    assert 3 <= sum(srgb) <= 17  # both spaces drawn: only sRGB draws are one affine map of the values

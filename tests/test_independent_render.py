@@ -89,6 +89,27 @@ def test_rain_brightens_along_the_set_angle():
     assert light.mean() < out.mean()
 
 
+def test_rain_veil_defaults_by_amount_and_can_be_set_apart():
+    """The veil is the same drops' haze: seeded with the same streaks, a render differs from the
+    veil-free one by exactly the veil's linear-light lift where no drop fell."""
+    img = np.full((96, 96, 3), 0.2)
+    for amount, veil in (("light", 0.04), ("heavy", 0.12)):
+        default = rd.render(img, f"rain:amount={amount},angle=5", 3)
+        assert default.params["veil"] == veil
+        none = rd.render(img, f"rain:amount={amount},angle=5,veil=0", 3)
+        assert none.params["veil"] == 0.0
+        set_ = rd.render(img, f"rain:amount={amount},angle=5,veil={veil}", 3)
+        np.testing.assert_array_equal(set_.image, default.image)
+        dry = np.abs(none.image - img).max(axis=2) < 1e-6  # pixels no drop reached
+        lin = ((0.2 + 0.055) / 1.055) ** 2.4
+        lifted = lin * (1 - veil) + veil * (0.7 + 0.3 * lin)
+        expected = 1.055 * lifted ** (1 / 2.4) - 0.055
+        assert dry.mean() > 0.05
+        np.testing.assert_allclose(default.image[dry], expected, atol=1e-5)
+    with pytest.raises(InputError, match="veil"):
+        rd.parse_spec("rain:veil=0.7")
+
+
 def _dark_to_bright_gain(out: np.ndarray, img: np.ndarray) -> float:
     r = out - img
     return float(r[:, :64].mean() / r[:, 64:].mean())

@@ -94,6 +94,26 @@ def test_batches_are_reproducible_and_degraded(photos):
     assert not torch.equal(source.batch(1, 6, 2, 32)[1], good)
 
 
+def test_a_scene_recipe_changes_the_targets_and_the_inputs_start_from_them(photos):
+    """``scene`` looks belong to the picture: the target carries them and the degraded input is
+    made from that target, so the model learns to keep them."""
+    plain = PairSource.from_clean_folder(photos, "noise:sigma=10")
+    hazy = PairSource.from_clean_folder(photos, "noise:sigma=10", scene="veil:strength=0.3,space=srgb,tint=0")
+    bad, good = hazy.batch(seed=2, iteration=0, size=4, patch=32)
+    bad0, good0 = plain.batch(seed=2, iteration=0, size=4, patch=32)
+    assert float(good.min()) >= 0.3 - 1 / 255 and float(good0.min()) < 0.2  # every target lifted by the veil
+    assert abs(float((bad - good).std()) * 255 - 10) < 3  # the noise is laid over the hazy target
+    assert torch.equal(good, hazy.batch(seed=2, iteration=0, size=4, patch=32)[1])  # seeded
+    some = PairSource.from_clean_folder(photos, "noise:sigma=10", scene="veil:strength=0.3,space=srgb,tint=0,chance=0.5")
+    lifted = [float(t.min()) >= 0.3 - 1 / 255 for i in range(10) for t in some.batch(3, i, 4, 32)[1]]
+    unlifted = [float(t.min()) >= 0.3 - 1 / 255 for i in range(10) for t in plain.batch(3, i, 4, 32)[1]]
+    assert 10 <= sum(lifted) <= 30 and sum(unlifted) == 0  # chance: about half the scenes are hazy
+    some = PairSource.from_clean_folder(photos, "noise:sigma=10", scene="veil:chance=0.5")
+    assert some.fitting(32).scene == "veil:chance=0.5"
+    with pytest.raises(InputError, match="scene recipe needs a degradation recipe"):
+        PairSource(clean=plain.clean, degraded=plain.clean, scene="veil")
+
+
 def test_worker_processes_make_the_same_batches(photos):
     """Batch i depends on (seed, i) alone, so degrading ahead in processes changes nothing."""
     source = PairSource.from_clean_folder(photos, "blur:max_length=9")
@@ -210,6 +230,14 @@ def test_config_errors_are_clear(tmp_path, photos):
         load_config(bad)
     with pytest.raises(PresetError, match=r"tiny.yaml: device must be .*got 'tpu'"):
         load_config(TINY_YAML, device="tpu")
+    bad.write_text("task: derain\noutput: x\ndata: {clean: y, scene: \"veil:strength=2\"}\n")
+    with pytest.raises(InputError, match=r"recipe 'veil:strength=2': strength=.* from 0 to 0.9"):
+        load_config(bad)
+    bad.write_text("task: derain\noutput: x\ndata: {clean: y, degraded: z, scene: veil}\n")
+    with pytest.raises(PresetError, match="data.scene needs clean images degraded by a recipe"):
+        load_config(bad)
+    bad.write_text("task: derain\noutput: x\ndata: {clean: y, scene: \"veil:chance=0.3\"}\n")
+    assert load_config(bad).scene == "veil:chance=0.3"
     if not torch.cuda.is_available():
         with pytest.raises(PresetError, match="tiny.yaml: device 'cuda' asked for, but no CUDA GPU"):
             load_config(TINY_YAML, device="cuda")
@@ -328,6 +356,7 @@ TINY_TEXT = TINY_YAML.read_text()
     ("iterations: 4", "iterations: 1.0e+400", "iterations"), ("iterations: 4", "iterations: true", "iterations"),
     ("batch: 2", "batch: 2\n  scales: [abc]", "scales"), ("batch: 2", "batch: 2\n  scales: 0.5", "scales"),
     ("batch: 2", "batch: 2\n  scales: [-1]", "scales"), ('recipe: "noise:sigma=25"', "recipe: 5", "recipe"),
+    ('recipe: "noise:sigma=25"', 'recipe: "noise:sigma=25"\n  scene: [veil]', "scene"),
     ("n_feat: 8", "n_feat: -8", "n_feat"), ("n_feat: 8", "n_feat: 8.0", "n_feat"), ("num_cab: 1", "num_cab: 1, bias: 3", "bias"),
     ("num_cab: 1", "num_cab: 1, in_c: 1", "in_c"), ("num_cab: 1", "num_cab: 1, kernel_size: 2", "kernel_size"),
     ("num_cab: 1", "num_cab: 1, reduction: 100", "reduction"),

@@ -20,6 +20,8 @@ likely (``|`` binds looser than ``+``: ``rain|rainmix+jpeg`` is ``rain`` or ``ra
     noise:kind=poisson,peak=30,sigma=5
     rainmix                   rain rendered many ways (blend, layers, drops, haze; all drawn)
     rainmix:blend=alpha,layers=2,tint=0.3
+    veil                      rainmix's haze veil alone (strength, space, tint drawn); as a
+                              training ``scene`` it is haze the model must keep
     blurmix                   line, hand-shake, defocus or Gaussian blur + light noise
     blurmix:kind=defocus,radius=4
     noisemix                  camera-like noise: sigma 0-55, shot noise, coloured, grainy
@@ -48,6 +50,8 @@ Ranges
   and haze 0-0.3, each off in half the draws; composited on the sRGB values or in linear light
   (``space``) in half the draws each; streaks coloured by the scene's mean, or with
   ``colour=local`` by the light around them (:mod:`.rain_styles`).
+- veil: strength 0-0.3, composited on the sRGB values or in linear light (``space``), tinted 0-0.6
+  towards the scene's mean colour: rainmix's haze without the streaks (:mod:`.rain_styles`).
 - blurmix: kind linear 30 % / shake 40 % / defocus 20 % / gaussian 10 %; length 3-25 (shake
   7-25); radius 1-8 px; spread 0.5-3 px; then noise sigma 0-3/255 (:mod:`.kernels`).
 - noisemix: sigma 0-55/255; shot noise peak 4-400 (log-uniform, off in half the draws);
@@ -61,7 +65,8 @@ range, for stress tests), angle -360..360, noise 0-255,
 max_length 3-25; noise sigma 0-255, peak 1-1e6, max_sigma 0-255, skew 0-4; rainmix layers 1-3 (whole), density 0-0.1,
 angle -90..90, length 1-150, width 0.5-10, blur 0-10, opacity 0-1, tint 0-1, drops 0-0.5, haze
 0-0.9; blurmix length 1-101, radius 0.5-12, spread 0.3-8, noise 0-255, max_length 3-25; noisemix
-sigma 0-255, peak 0 or 1-1e6, channel_corr 0-1, grain 0-3; jpeg quality 1-100, chance 0-1.
+sigma 0-255, peak 0 or 1-1e6, channel_corr 0-1, grain 0-3; veil strength 0-0.9, tint 0-1; jpeg quality
+1-100, chance 0-1 (rainmix, blurmix, noisemix and veil take chance too).
 """
 
 from .classic import (MAX_KERNEL, MAX_SET_LENGTH, Seed, add_noise, add_rain, as_float, blur_kernel, line_kernel,
@@ -69,7 +74,7 @@ from .classic import (MAX_KERNEL, MAX_SET_LENGTH, Seed, add_noise, add_rain, as_
 from .jpeg import jpeg_bytes, jpeg_compress
 from .kernels import blur_mix, defocus_kernel, gaussian_kernel, mixed_kernel, shake_kernel
 from .noise_models import add_noise_mix, unit_noise_field
-from .rain_styles import add_rain_mix, streak_mask
+from .rain_styles import add_rain_mix, add_veil, streak_mask
 from .recipes import (CHOICES, DEGRADATIONS, INTEGERS, LIMITS, check_recipe, degrade, parse_alternatives,
                       parse_chain, parse_recipe)
 
@@ -77,6 +82,6 @@ __all__ = [
     "MAX_KERNEL", "MAX_SET_LENGTH", "Seed", "add_noise", "add_rain", "as_float", "blur_kernel", "line_kernel",
     "motion_blur", "rain_layer", "to_dtype", "to_uint8", "trajectory_kernel", "jpeg_bytes", "jpeg_compress",
     "blur_mix", "defocus_kernel", "gaussian_kernel", "mixed_kernel", "shake_kernel", "add_noise_mix",
-    "unit_noise_field", "add_rain_mix", "streak_mask", "CHOICES", "DEGRADATIONS", "INTEGERS", "LIMITS",
+    "unit_noise_field", "add_rain_mix", "add_veil", "streak_mask", "CHOICES", "DEGRADATIONS", "INTEGERS", "LIMITS",
     "check_recipe", "degrade", "parse_alternatives", "parse_chain", "parse_recipe",
 ]

@@ -29,6 +29,11 @@ Parameters (``None`` = drawn per image from the range given):
   beside other changes) wiped fine bright texture off clean photos.
 
 Before 2026-12-07 rainmix composited on the sRGB values only: ``space=srgb`` reproduces those images.
+
+``veil`` is rainmix's haze alone (no streaks), the same formula: ``strength`` 0-0.3, ``space`` and
+``tint`` drawn as in rainmix. As a degradation it is a veil to lift; as a training ``scene`` (see
+:class:`mprnet_vs.training.data.PairSource`) it is haze that belongs to the picture and must be kept,
+so that a derainer learns to lift a veil only where rain lies over it.
 """
 
 from __future__ import annotations
@@ -44,9 +49,11 @@ BLENDS = ("screen", "add", "alpha")
 LIMITS = {"layers": (1.0, 3.0), "density": (0.0, 0.1), "angle": (-90.0, 90.0), "length": (1.0, 150.0),
           "width": (0.5, 10.0), "blur": (0.0, 10.0), "opacity": (0.0, 1.0), "tint": (0.0, 1.0),
           "drops": (0.0, 0.5), "haze": (0.0, 0.9)}
+VEIL_LIMITS = {"strength": (0.0, 0.9), "tint": (0.0, 1.0)}
 SPACES = ("srgb", "linear")
 COLOURS = ("global", "local")
 CHOICES = {"blend": BLENDS, "space": SPACES, "colour": (*COLOURS, "either")}
+VEIL_CHOICES = {"space": SPACES}
 INTEGERS = ("layers",)
 
 
@@ -96,6 +103,33 @@ def _blend(x: np.ndarray, alpha: np.ndarray, colour: np.ndarray, mode: str) -> n
     if mode == "add":
         return x + a * colour
     return x * (1.0 - a) + a * colour  # alpha-over: an opaque streak hides what is behind it
+
+
+def _tone(scene: np.ndarray, tint: float) -> np.ndarray:
+    """White moved ``tint`` of the way towards the scene's mean colour (its brightest channel at 1)."""
+    return ((1.0 - tint) * np.ones(3) + tint * scene / max(float(scene.max()), 1e-3)).astype(np.float32)
+
+
+def _veil(x: np.ndarray, strength: float, tone: np.ndarray) -> np.ndarray:
+    """Haze of distant rain or mist: a veil towards a light grey of ``tone``, strongest where the
+    scene is dark (``x`` in whatever space the caller composites in)."""
+    return x * (1.0 - strength) + strength * (0.75 + 0.25 * tone)
+
+
+def add_veil(img: np.ndarray, rng: Seed = None, *, strength: float | None = None, space: str | None = None,
+             tint: float | None = None) -> np.ndarray:
+    """The image under a haze veil (rainmix's haze without streaks): ``strength`` 0-0.3, ``space``
+    ``srgb`` | ``linear`` and ``tint`` 0-0.6 drawn when None."""
+    x = as_float(img)
+    rng = _rng(rng)
+    strength = _pick(strength, 0.0, 0.3, rng)
+    space = space or SPACES[int(rng.integers(0, len(SPACES)))]
+    tint = _pick(tint, 0.0, 0.6, rng)
+    out = srgb_to_linear(x) if space == "linear" else x
+    out = _veil(out, strength, _tone(out.reshape(-1, 3).mean(0), tint))
+    if space == "linear":
+        out = linear_to_srgb(out)
+    return np.clip(out, 0.0, 1.0).astype(np.float32)
 
 
 def _lens_drops(x: np.ndarray, rng: np.random.Generator, cover: float) -> np.ndarray:
@@ -153,15 +187,15 @@ def add_rain_mix(
         source = COLOURS[int(rng.integers(0, len(COLOURS)))]
     out = srgb_to_linear(x) if space == "linear" else x
     scene = out.reshape(-1, 3).mean(0)
-    tone = ((1.0 - tint) * np.ones(3) + tint * scene / max(float(scene.max()), 1e-3)).astype(np.float32)
+    tone = _tone(scene, tint)
     if source == "local":  # each streak takes the light about it: the scene blurred, scaled so its brightest is 1
         around = cv2.GaussianBlur(out, (0, 0), sigmaX=max(4.0, min(h, w) / 24))
         around = around / max(float(around.max()), 1e-3)
         streak_colour = (1.0 - tint) + tint * around
     else:
         streak_colour = tone
-    if haze > 0:  # distant rain: a veil, strongest where the scene is dark
-        out = out * (1.0 - haze) + haze * (0.75 + 0.25 * tone)
+    if haze > 0:  # distant rain
+        out = _veil(out, haze, tone)
     for depth in range(count):  # far layers first: nearer streaks are sparser, longer, wider, blurrier
         near = 1.0 + 0.6 * depth
         mask = streak_mask(h, w, rng, density=density / near**2, angle=angle + float(rng.uniform(-4, 4)) * (depth > 0),

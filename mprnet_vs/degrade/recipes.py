@@ -16,7 +16,7 @@ from .classic import MAX_KERNEL, MAX_SET_LENGTH, Seed, _rng, add_noise, add_rain
 DEGRADATIONS: dict[str, Callable[..., np.ndarray]] = {
     "rain": add_rain, "blur": motion_blur, "noise": add_noise,
     "rainmix": rain_styles.add_rain_mix, "blurmix": kernels.blur_mix, "noisemix": noise_models.add_noise_mix,
-    "jpeg": jpeg.jpeg_compress,
+    "jpeg": jpeg.jpeg_compress, "veil": rain_styles.add_veil,
 }
 _RENAME = {"rain": {"width": "width_px"}}
 # The values a recipe may give each numeric parameter (inclusive; see the module docstring):
@@ -27,14 +27,16 @@ LIMITS: dict[str, dict[str, tuple[float, float]]] = {
     "blur": {"length": (1.0, MAX_SET_LENGTH), "angle": (-360.0, 360.0), "noise": (0.0, 255.0), "max_length": (3.0, MAX_KERNEL)},
     "noise": {"sigma": (0.0, 255.0), "peak": (1.0, 1e6), "max_sigma": (0.0, 255.0), "skew": (0.0, 4.0)},
     **{name: {**limits, "chance": (0.0, 1.0)} for name, limits in (
-        ("rainmix", rain_styles.LIMITS), ("blurmix", kernels.LIMITS), ("noisemix", noise_models.LIMITS))},
+        ("rainmix", rain_styles.LIMITS), ("blurmix", kernels.LIMITS), ("noisemix", noise_models.LIMITS),
+        ("veil", rain_styles.VEIL_LIMITS))},
     "jpeg": jpeg.LIMITS,
 }
 # Words a recipe may give (any other is named in the error), and keys that take whole numbers.
-CHOICES: dict[str, dict[str, tuple[str, ...]]] = {"rainmix": rain_styles.CHOICES, "blurmix": kernels.CHOICES}
+CHOICES: dict[str, dict[str, tuple[str, ...]]] = {"rainmix": rain_styles.CHOICES, "blurmix": kernels.CHOICES,
+                                                  "veil": rain_styles.VEIL_CHOICES}
 INTEGERS: dict[str, tuple[str, ...]] = {"rainmix": rain_styles.INTEGERS}
 # Recipes whose ``chance`` (the share of images degraded at all) is drawn here, before their own draws.
-_CHANCE_OUTSIDE = ("rainmix", "blurmix", "noisemix")
+_CHANCE_OUTSIDE = ("rainmix", "blurmix", "noisemix", "veil")
 _CHAIN = re.compile(r"\+(?=\s*[a-z])")  # "noisemix+jpeg": "+" before a name, not a signed number
 
 

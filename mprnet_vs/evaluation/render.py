@@ -23,6 +23,8 @@ Specs are ``kind:key=value,...`` strings:
     blur                      a 9-15 px path (curve or line, drawn), noise sigma 1
     blur:length=15,path=line,noise=2
     rain                      light or heavy (drawn); rain:amount=heavy,angle=-20
+    rain:amount=light,veil=0  the veil of distant rain (linear light; 0.04 light, 0.12 heavy) set
+                              apart: 0 scores a derainer on rain alone, with no veil to lift
 
 Every spec is seeded: image i of an evaluation uses seed (seed, i). :func:`render` returns the
 degraded image with the truth a non-blind method needs (the kernel, the noise sigma).
@@ -42,7 +44,7 @@ KINDS = ("rain", "blur", "noise")
 _KEYS: dict[str, dict[str, tuple]] = {
     "noise": {"sigma": (0.0, 100.0), "chroma": (0.0, 1.0)},
     "blur": {"length": (3.0, 41.0), "noise": (0.0, 20.0), "path": ("curve", "line"), "angle": (-180.0, 180.0)},
-    "rain": {"amount": ("light", "heavy"), "angle": (-45.0, 45.0)},
+    "rain": {"amount": ("light", "heavy"), "angle": (-45.0, 45.0), "veil": (0.0, 0.5)},
 }
 
 
@@ -218,10 +220,10 @@ def _rain(x: np.ndarray, rng: np.random.Generator, values: dict[str, object]) ->
     lin = _srgb_to_linear(x)
     surround = np.stack([_gaussian_fft(lin[..., c], 12.0) for c in range(3)], -1)
     light = np.clip(0.55 + 0.6 * surround, 0.0, 1.0)  # drops refract the light around them
-    veil = 0.12 if heavy else 0.04
+    veil = float(values.get("veil", 0.12 if heavy else 0.04))
     lin = lin * (1 - veil) + veil * (0.7 + 0.3 * lin.mean(axis=(0, 1)))
     out = _linear_to_srgb(lin * (1 - alpha) + light * alpha)
-    return Rendered(out, params={"amount": amount, "angle": math.degrees(wind)})
+    return Rendered(out, params={"amount": amount, "angle": math.degrees(wind), "veil": veil})
 
 
 def render(img: np.ndarray, spec: str, seed: int | tuple[int, ...] | list[int]) -> Rendered:

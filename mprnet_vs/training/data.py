@@ -62,26 +62,35 @@ def _quantize(img: np.ndarray) -> np.ndarray:
 
 @dataclass
 class PairSource:
-    """Random (degraded, clean) patch pairs; ``recipe`` set = degrade clean images on the fly."""
+    """Random (degraded, clean) patch pairs; ``recipe`` set = degrade clean images on the fly.
+
+    ``scene`` (with ``recipe`` only) is a recipe applied to each clean crop *before* it becomes
+    the target: a look that belongs to the picture and that the model must keep, such as
+    ``veil:chance=0.3`` (hazy scenes). A derainer that sees rain's veil taken away but a hazy
+    scene without rain kept learns that rain, not low contrast, is the cue to lift a veil."""
 
     clean: list[np.ndarray]
     degraded: list[np.ndarray] | None = None
     recipe: str | None = None
+    scene: str | None = None
 
     def __post_init__(self) -> None:
         if (self.degraded is None) == (self.recipe is None):
             raise InputError("training data needs either degraded images or a degradation recipe")
+        if self.scene and not self.recipe:
+            raise InputError("a scene recipe needs a degradation recipe (paired folders fix their targets)")
         weights = np.array([im.shape[0] * im.shape[1] for im in self.clean], np.float64)
         self.weights = weights / weights.sum()
 
     @classmethod
-    def from_clean_folder(cls, folder: str | Path, recipe: str, scales: tuple[float, ...] = (1.0,)) -> PairSource:
+    def from_clean_folder(cls, folder: str | Path, recipe: str, scales: tuple[float, ...] = (1.0,),
+                          scene: str | None = None) -> PairSource:
         images = []
         for path in list_images(folder):
             img = _to_float(read_rgb(path))
             for s in scales:
                 images.append(img if s == 1.0 else cv2.resize(img, None, fx=s, fy=s, interpolation=cv2.INTER_AREA))
-        return cls(clean=images, recipe=recipe)
+        return cls(clean=images, recipe=recipe, scene=scene)
 
     @classmethod
     def from_pairs(cls, degraded_dir: str | Path, clean_dir: str | Path) -> PairSource:
@@ -114,7 +123,7 @@ class PairSource:
         keep = [i for i, im in enumerate(self.clean) if min(im.shape[:2]) >= size]
         if not keep:
             raise InputError(f"no training image is large enough for a {size}px crop (patch {patch})")
-        return PairSource(clean=[self.clean[i] for i in keep], recipe=self.recipe,
+        return PairSource(clean=[self.clean[i] for i in keep], recipe=self.recipe, scene=self.scene,
                           degraded=None if self.degraded is None else [self.degraded[i] for i in keep])
 
     def sample(self, rng: np.random.Generator, patch: int) -> tuple[np.ndarray, np.ndarray]:
@@ -126,6 +135,8 @@ class PairSource:
             raise InputError(f"training image {index} is {w}x{h}, smaller than the {size}px crop")
         y, x = int(rng.integers(0, h - size + 1)), int(rng.integers(0, w - size + 1))
         target = clean[y : y + size, x : x + size]
+        if self.scene:  # drawn before the degradation, from the same generator
+            target = _quantize(degrade(target, self.scene, rng))
         if self.recipe:
             bad = _quantize(degrade(target, self.recipe, rng))
         else:

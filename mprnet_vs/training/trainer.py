@@ -54,6 +54,7 @@ class TrainConfig:
     clean: Path | None = None
     degraded: Path | None = None
     recipe: str | None = None
+    scene: str | None = None  # a recipe applied to the clean crops, kept in the targets (PairSource)
     scales: tuple[float, ...] = (1.0,)
     patch: int = 64
     batch: int = 4
@@ -153,8 +154,9 @@ def load_config(path: str | Path, **overrides: Any) -> TrainConfig:
             if not isinstance(values[key], (str, os.PathLike)):
                 raise PresetError(f"{path}: {key} must be a path, got {values[key]!r}")
             values[key] = Path(values[key]).expanduser()
-    if values.get("recipe") is not None and not isinstance(values["recipe"], str):
-        raise PresetError(f"{path}: recipe must be a string such as \"noise:sigma=25\", got {values['recipe']!r}")
+    for key in ("recipe", "scene"):
+        if values.get(key) is not None and not isinstance(values[key], str):
+            raise PresetError(f"{path}: {key} must be a recipe string such as \"noise:sigma=25\", got {values[key]!r}")
     if values.get("scales") is not None:
         scales = values["scales"]
         if not (isinstance(scales, list) and scales
@@ -194,6 +196,10 @@ def load_config(path: str | Path, **overrides: Any) -> TrainConfig:
         config.recipe = TASK_REGISTRY[config.task].recipe
     if config.recipe:
         check_recipe(config.recipe)
+    if config.scene:
+        if config.degraded is not None:
+            raise PresetError(f"{path}: data.scene needs clean images degraded by a recipe, not data.degraded")
+        check_recipe(config.scene)
     if config.patch % 8 or config.patch < 16:
         raise PresetError(f"{path}: patch must be a multiple of 8 and at least 16, got {config.patch}")
     return config
@@ -307,7 +313,7 @@ class Trainer:
         data = (
             PairSource.from_pairs(config.degraded, config.clean)
             if config.degraded is not None
-            else PairSource.from_clean_folder(config.clean, config.recipe or "", config.scales)
+            else PairSource.from_clean_folder(config.clean, config.recipe or "", config.scales, config.scene)
         )
         self.data = data.fitting(config.patch)
         if len(self.data.clean) < len(data.clean):
