@@ -370,8 +370,8 @@ def test_rainmix_colours_streaks_globally_unless_told():
 
 
 def test_veil_is_rainmix_haze_without_streaks_and_lifts_darks_more():
-    """``veil`` lifts every pixel towards a light grey by ``strength`` (dark ones most), keeps the
-    order of values, and is the very veil rainmix lays under its streaks when they are absent."""
+    """``veil`` lifts every pixel towards a light grey by ``strength`` (dark ones most) and is the
+    very veil rainmix lays under its streaks when they are absent."""
     img = photo()
     out = dg.degrade(img, "veil:strength=0.2,space=srgb,tint=0", 3)
     np.testing.assert_allclose(out, img * 0.8 + 0.2, atol=1e-6)  # tint 0: towards white (0.75 + 0.25)
