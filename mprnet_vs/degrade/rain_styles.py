@@ -68,6 +68,21 @@ def linear_to_srgb(v: np.ndarray) -> np.ndarray:
     return np.where(v <= 0.0031308, v * 12.92, 1.055 * v ** (1 / 2.4) - 0.055).astype(np.float32)
 
 
+def _pick_word(value: str | None, words: tuple[str, ...], rng: np.random.Generator) -> str:
+    """``value`` if given, else one of ``words`` drawn evenly (one draw from ``rng``)."""
+    return value or words[int(rng.integers(0, len(words)))]
+
+
+def _to_space(x: np.ndarray, space: str) -> np.ndarray:
+    """The values to composite on: linear light, or the sRGB values as they are."""
+    return srgb_to_linear(x) if space == "linear" else x
+
+
+def _from_space(x: np.ndarray, space: str) -> np.ndarray:
+    """Back from :func:`_to_space` (linear light is encoded again, and clipped by the encoding)."""
+    return linear_to_srgb(x) if space == "linear" else x
+
+
 def streak_mask(height: int, width: int, rng: Seed = None, *, density: float, angle: float, length: float,
                 width_px: float, blur: float) -> np.ndarray:
     """HxW float32 in [0, 1]: anti-aliased streaks, each its own segment of random length and
@@ -123,12 +138,10 @@ def add_veil(img: np.ndarray, rng: Seed = None, *, strength: float | None = None
     x = as_float(img)
     rng = _rng(rng)
     strength = _pick(strength, 0.0, 0.3, rng)
-    space = space or SPACES[int(rng.integers(0, len(SPACES)))]
+    space = _pick_word(space, SPACES, rng)
     tint = _pick(tint, 0.0, 0.6, rng)
-    out = srgb_to_linear(x) if space == "linear" else x
-    out = _veil(out, strength, _tone(out.reshape(-1, 3).mean(0), tint))
-    if space == "linear":
-        out = linear_to_srgb(out)
+    out = _to_space(x, space)
+    out = _from_space(_veil(out, strength, _tone(out.reshape(-1, 3).mean(0), tint)), space)
     return np.clip(out, 0.0, 1.0).astype(np.float32)
 
 
@@ -170,7 +183,7 @@ def add_rain_mix(
     x = as_float(img)
     rng = _rng(rng)
     h, w = x.shape[:2]
-    mode = blend or BLENDS[int(rng.integers(0, len(BLENDS)))]
+    mode = _pick_word(blend, BLENDS, rng)
     count = int(layers) if layers is not None else int(rng.integers(1, 4))
     density = _pick(density, 0.0005, 0.012, rng)
     angle = _pick(angle, -35.0, 35.0, rng)
@@ -181,11 +194,9 @@ def add_rain_mix(
     tint = _pick(tint, 0.0, 0.6, rng)
     drops = (0.0 if rng.random() < 0.5 else float(rng.uniform(0.0, 0.1))) if drops is None else float(drops)
     haze = (0.0 if rng.random() < 0.5 else float(rng.uniform(0.0, 0.3))) if haze is None else float(haze)
-    space = space or SPACES[int(rng.integers(0, len(SPACES)))]
-    source = colour or "global"
-    if source == "either":
-        source = COLOURS[int(rng.integers(0, len(COLOURS)))]
-    out = srgb_to_linear(x) if space == "linear" else x
+    space = _pick_word(space, SPACES, rng)
+    source = _pick_word(None, COLOURS, rng) if colour == "either" else colour or "global"
+    out = _to_space(x, space)
     scene = out.reshape(-1, 3).mean(0)
     tone = _tone(scene, tint)
     if source == "local":  # each streak takes the light about it: the scene blurred, scaled so its brightest is 1
@@ -201,8 +212,7 @@ def add_rain_mix(
         mask = streak_mask(h, w, rng, density=density / near**2, angle=angle + float(rng.uniform(-4, 4)) * (depth > 0),
                            length=length * near, width_px=min(width * near, 10.0), blur=blur * near)
         out = _blend(out, mask * opacity / math.sqrt(near), streak_colour, mode)
-    if space == "linear":
-        out = linear_to_srgb(out)
+    out = _from_space(out, space)
     if drops > 0:
         out = _lens_drops(np.clip(out, 0, 1).astype(np.float32), rng, drops)
     return np.clip(out, 0.0, 1.0).astype(np.float32)
